@@ -1,0 +1,217 @@
+"""Checkpoints: safetensors weights + a JSON manifest, and resumable training state.
+
+Shipped weights are ``<dir>/<name>.safetensors`` next to ``<dir>/<name>.json`` (config,
+metrics, seed, data sha256, git commit, package versions, file sha256). The loader checks
+the file's sha256 against the manifest *before* reading it and never unpickles anything.
+Epoch-resume state (optimizers, schedulers, RNG) uses ``torch.save`` written atomically
+and is read back with ``torch.load(weights_only=True)``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import platform
+import subprocess
+import tempfile
+from collections.abc import Mapping
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+__all__ = [
+    "CHECKPOINT_DIR",
+    "CheckpointError",
+    "git_commit",
+    "load_checkpoint",
+    "load_training_state",
+    "package_versions",
+    "read_manifest",
+    "save_checkpoint",
+    "save_training_state",
+]
+
+#: Where shipped checkpoints live (inside the installed ``models`` package).
+CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
+
+_PACKAGES = ("torch", "numpy", "scipy", "pandas", "pyarrow", "simpy", "safetensors", "semsim")
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint is missing, corrupt, or was trained for another configuration."""
+
+
+def git_commit(repo: Path | None = None) -> str | None:
+    """Current git commit of the repository holding this file, or None outside git."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=repo or Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def package_versions() -> dict[str, str]:
+    """Installed versions of the packages that shape results (plus Python)."""
+    versions = {"python": platform.python_version()}
+    for pkg in _PACKAGES:
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _atomic_write_bytes(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _state(module: torch.nn.Module | Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    sd = module.state_dict() if isinstance(module, torch.nn.Module) else dict(module)
+    return {k: v.detach().cpu().contiguous() for k, v in sd.items()}
+
+
+def save_checkpoint(
+    directory: str | os.PathLike[str],
+    name: str,
+    modules: Mapping[str, torch.nn.Module | Mapping[str, torch.Tensor]],
+    *,
+    config: Mapping[str, Any],
+    metrics: Mapping[str, Any],
+    seed: int,
+    data_sha256: Mapping[str, str],
+    extra: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write ``<name>.safetensors`` (tensors keyed ``<module>.<param>``) and ``<name>.json``.
+
+    Returns the manifest path. Both files are written atomically (temp name, then rename).
+    """
+    directory = Path(directory)
+    tensors: dict[str, torch.Tensor] = {}
+    for mod_name, module in modules.items():
+        if "." in mod_name:
+            raise ValueError(f"module name {mod_name!r} must not contain '.'")
+        for key, value in _state(module).items():
+            tensors[f"{mod_name}.{key}"] = value
+    weights = directory / f"{name}.safetensors"
+    _atomic_write_bytes(weights, lambda tmp: save_file(tensors, tmp))
+    manifest = {
+        "name": name,
+        "file": weights.name,
+        "sha256": _sha256(weights),
+        "size_bytes": weights.stat().st_size,
+        "modules": sorted(modules),
+        "config": dict(config),
+        "metrics": dict(metrics),
+        "seed": int(seed),
+        "data_sha256": dict(data_sha256),
+        "git_commit": git_commit(),
+        "package_versions": package_versions(),
+        "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        **({"extra": dict(extra)} if extra else {}),
+    }
+    man_path = directory / f"{name}.json"
+    text = json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n"
+    _atomic_write_bytes(man_path, lambda tmp: Path(tmp).write_text(text))
+    return man_path
+
+
+def read_manifest(directory: str | os.PathLike[str], name: str) -> dict[str, Any]:
+    """The JSON manifest of checkpoint ``name``; :class:`CheckpointError` if absent or bad."""
+    path = Path(directory) / f"{name}.json"
+    if not path.is_file():
+        raise CheckpointError(
+            f"checkpoint manifest {path} not found: train it first (see README, "
+            "section Checkpoints: `semsim train ...`) or pass the right --checkpoint-dir"
+        )
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"checkpoint manifest {path} is not valid JSON: {exc}") from exc
+
+
+def load_checkpoint(
+    directory: str | os.PathLike[str],
+    name: str,
+    modules: Mapping[str, torch.nn.Module],
+    *,
+    expect_config: Mapping[str, Any] | None = None,
+    map_location: str | torch.device = "cpu",
+) -> dict[str, Any]:
+    """Verify and load checkpoint ``name`` into ``modules`` (strict); returns the manifest.
+
+    Order: manifest exists -> config matches ``expect_config`` -> weights file exists ->
+    sha256 matches the manifest -> safetensors load -> ``load_state_dict(strict=True)``.
+    """
+    directory = Path(directory)
+    manifest = read_manifest(directory, name)
+    for key, want in (expect_config or {}).items():
+        got = manifest["config"].get(key, "<absent>")
+        if got != want:
+            raise CheckpointError(
+                f"checkpoint {name!r} was trained with config {key}={got!r}, "
+                f"but {want!r} was requested; retrain or pick another checkpoint"
+            )
+    weights = directory / manifest["file"]
+    if not weights.is_file():
+        raise CheckpointError(f"checkpoint weights {weights} missing (manifest present)")
+    digest = _sha256(weights)
+    if digest != manifest["sha256"]:
+        raise CheckpointError(
+            f"checkpoint weights {weights} have sha256 {digest}, manifest says "
+            f"{manifest['sha256']}: refusing to load a modified file"
+        )
+    tensors = load_file(str(weights), device=str(map_location))
+    missing = set(modules) - set(manifest["modules"])
+    if missing:
+        raise CheckpointError(f"checkpoint {name!r} has no module(s) {sorted(missing)}")
+    for mod_name, module in modules.items():
+        prefix = f"{mod_name}."
+        sd = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+        try:
+            module.load_state_dict(sd, strict=True)
+        except RuntimeError as exc:
+            raise CheckpointError(
+                f"checkpoint {name!r} module {mod_name!r} does not fit the network: {exc}"
+            ) from exc
+    return manifest
+
+
+def save_training_state(path: str | os.PathLike[str], state: Mapping[str, Any]) -> None:
+    """Atomically save epoch-resume state (state dicts, epoch, RNG tensors) with torch.save."""
+    _atomic_write_bytes(Path(path), lambda tmp: torch.save(dict(state), tmp))
+
+
+def load_training_state(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """Resume state saved by :func:`save_training_state`, or None if there is none."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    return torch.load(path, map_location="cpu", weights_only=True)

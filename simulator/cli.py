@@ -1,0 +1,53 @@
+"""Thin command-line front end: ``semsim run|validate|train|eval``.
+
+Each family registers its own sub-commands from a light module (no torch import at module
+level) so ``semsim validate`` stays fast; the real work lives in library functions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+__all__ = ["build_parser", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Assemble the full ``semsim`` argument parser from each family's registrations."""
+    from models.diffsem import cli as diffsem_cli
+    from models import stego_cli
+    from simulator import commands as sim_commands
+
+    parser = argparse.ArgumentParser(
+        prog="semsim", description="Discrete-event simulator for secure semantic communication."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sim_commands.register(sub)  # run, validate
+
+    train = sub.add_parser("train", help="train a model family (writes checkpoints + manifest)")
+    train_sub = train.add_subparsers(dest="family", required=True, metavar="FAMILY")
+    evaluate = sub.add_parser("eval", help="evaluate shipped checkpoints (tables + figures)")
+    eval_sub = evaluate.add_subparsers(dest="family", required=True, metavar="FAMILY")
+
+    diffsem_cli.add_train_commands(train_sub)
+    diffsem_cli.add_eval_commands(eval_sub)
+    stego_cli.add_train_commands(train_sub)
+    stego_cli.add_eval_commands(eval_sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``semsim`` console script; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        rc = args.func(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return int(rc or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

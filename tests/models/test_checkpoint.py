@@ -1,0 +1,58 @@
+"""Checkpoint manifests: round trip, sha256 checked before load, config mismatch named."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from models import checkpoint as C
+
+
+def _net(seed: int) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU(), torch.nn.Linear(3, 2))
+
+
+def test_round_trip_and_manifest(tmp_path):
+    net = _net(0)
+    man = C.save_checkpoint(
+        tmp_path, "tiny", {"net": net}, config={"width": 3}, metrics={"acc": 0.5},
+        seed=7, data_sha256={"f": "abc"},
+    )
+    meta = json.loads(man.read_text())
+    assert meta["seed"] == 7 and meta["config"] == {"width": 3} and len(meta["sha256"]) == 64
+    other = _net(1)
+    C.load_checkpoint(tmp_path, "tiny", {"net": other}, expect_config={"width": 3})
+    for a, b in zip(net.parameters(), other.parameters(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_errors_are_named(tmp_path):
+    with pytest.raises(C.CheckpointError, match="not found: train it first"):
+        C.load_checkpoint(tmp_path, "absent", {"net": _net(0)})
+    C.save_checkpoint(tmp_path, "t", {"net": _net(0)}, config={"width": 3}, metrics={},
+                      seed=0, data_sha256={})
+    with pytest.raises(C.CheckpointError, match="width=3.*but 5 was requested"):
+        C.load_checkpoint(tmp_path, "t", {"net": _net(0)}, expect_config={"width": 5})
+    raw = (tmp_path / "t.safetensors").read_bytes()
+    (tmp_path / "t.safetensors").write_bytes(raw[:-1] + bytes([raw[-1] ^ 1]))
+    with pytest.raises(C.CheckpointError, match="refusing to load a modified file"):
+        C.load_checkpoint(tmp_path, "t", {"net": _net(0)})
+
+
+def test_training_state_round_trip(tmp_path):
+    net = _net(0)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    net(torch.ones(2, 4)).sum().backward()
+    opt.step()
+    path = tmp_path / "state.pt"
+    assert C.load_training_state(path) is None
+    C.save_training_state(path, {"epoch": 3, "model": net.state_dict(), "opt": opt.state_dict(),
+                                 "rng": torch.get_rng_state()})
+    state = C.load_training_state(path)
+    assert state is not None and state["epoch"] == 3
+    opt2 = torch.optim.Adam(_net(1).parameters(), lr=1e-3)
+    opt2.load_state_dict(state["opt"])
+    assert opt2.state_dict()["state"][0]["step"] == 1
