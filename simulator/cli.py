@@ -15,8 +15,8 @@ __all__ = ["build_parser", "main"]
 
 def build_parser() -> argparse.ArgumentParser:
     """Assemble the full ``semsim`` argument parser from each family's registrations."""
-    from models.diffsem import cli as diffsem_cli
     from models import stego_cli
+    from models.diffsem import cli as diffsem_cli
     from simulator import commands as sim_commands
 
     parser = argparse.ArgumentParser(

@@ -1,0 +1,70 @@
+"""Baselines: Direct and Permutation image noising, IBAL and IBAL-D (Wang et al., TWC 2024).
+
+IBAL follows the authors' public MNIST code in shape: a linear 784 -> 64 transmitter with
+power normalisation, a classifier that also embeds the noise level, and a training-only
+auxiliary decoder 64 -> 784 (tanh). Objective for the transmitter + classifier:
+``CE(task) - lambda(snr) * MSE(aux decoder)``; the decoder minimises its MSE. IBAL uses a
+constant lambda; IBAL-D (choice, documented) scales it with the channel SNR,
+``lambda(snr) = 2 * lambda * (snr_db - lo) / (hi - lo)`` (same mean over the training
+range, more privacy weight where the channel is good and an eavesdropper gains most).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from models.diffusion import NoiseSchedule
+
+from .networks import power_normalize
+
+__all__ = ["IBAL", "direct_noise", "permute_quadrants", "ibal_lambda"]
+
+
+def direct_noise(images: Tensor, t: Tensor, schedule: NoiseSchedule,
+                 generator: torch.Generator | None = None) -> Tensor:
+    """Eq. 11 on the image itself (scaled to [-1, 1]), returned clipped to [0, 1]."""
+    x = images * 2.0 - 1.0
+    eps = torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)
+    xt = schedule.q_sample(x, t, eps)
+    return ((xt + 1.0) / 2.0).clamp(0.0, 1.0)
+
+
+def permute_quadrants(images: Tensor) -> Tensor:
+    """Swap the top-left and bottom-right quadrants (the paper's Permutation baseline)."""
+    h, w = images.shape[-2:]
+    h2, w2 = h // 2, w // 2
+    out = images.clone()
+    tl = images[..., :h2, :w2].clone()
+    out[..., :h2, :w2] = images[..., h - h2:, w - w2:]
+    out[..., h - h2:, w - w2:] = tl
+    return out
+
+
+def ibal_lambda(lam: float, snr_db: Tensor, dynamic: bool,
+                snr_range: tuple[float, float] = (0.0, 25.0)) -> Tensor:
+    if not dynamic:
+        return torch.full_like(snr_db, float(lam))
+    lo, hi = snr_range
+    return 2.0 * lam * ((snr_db - lo) / (hi - lo)).clamp(0.0, 1.0)
+
+
+class IBAL(nn.Module):
+    """Linear transmitter, SNR-aware classifier, training-only auxiliary decoder."""
+
+    def __init__(self, in_ch: int = 1, size: int = 28, k: int = 64, n_classes: int = 10):
+        super().__init__()
+        d = in_ch * size * size
+        self.shape = (in_ch, size, size)
+        self.tx = nn.Sequential(nn.Flatten(), nn.Linear(d, k))
+        self.clf = nn.Sequential(nn.Linear(k + 1, 256), nn.ReLU(), nn.Linear(256, n_classes))
+        self.aux = nn.Sequential(nn.Linear(k, d), nn.Tanh())
+
+    def encode(self, x: Tensor) -> Tensor:
+        return power_normalize(self.tx(x))
+
+    def classify(self, y: Tensor, snr_db: Tensor) -> Tensor:
+        return self.clf(torch.cat([y.flatten(1), (snr_db / 25.0).view(-1, 1).to(y.dtype)], 1))
+
+    def decode_aux(self, y: Tensor) -> Tensor:
+        return ((self.aux(y.flatten(1)) + 1.0) / 2.0).view(-1, *self.shape)

@@ -1,0 +1,93 @@
+"""DiffSem configuration and presets (paper values vs what this CPU can train)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+
+__all__ = ["DiffSemConfig", "PRESETS", "make_config"]
+
+
+@dataclass(frozen=True)
+class DiffSemConfig:
+    dataset: str = "mnist"
+    preset: str = "cpu"
+    seed: int = 0
+    # diffusion
+    T: int = 500
+    beta_start: float = 1e-4
+    beta_end: float = 0.02
+    ddim_stride: int = 10
+    # U-Net
+    n_feat: int = 64
+    context_drop: float = 0.2
+    guidance_w: float = 0.0
+    edf_max_iters: int = 5
+    receiver_start: str = "tstar"  # or "matched"
+    # training
+    batch_size: int = 256
+    lr: float = 1e-3
+    lr_min: float = 1e-5
+    snr_train_db: tuple[float, float] = (0.0, 25.0)
+    tstar_train_max: int = 490
+    pair_epochs: int = 30
+    unet_epochs: int = 15
+    ft_samples: int = 12000
+    ft_epochs: int = 40
+    ft_tstar_max: int = 400
+    adv_epochs: int = 12
+    judge_epochs: int = 6
+    ibal_epochs: int = 15
+    ibal_lambdas: tuple[float, ...] = (0.0, 0.5, 2.0)
+    val_fraction: float = 0.1
+    threads: int = 1
+    max_train: int | None = None  # cap on the training set (tests)
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def feat_ch(self) -> int:
+        return 3 if self.dataset.startswith("cifar") else 1
+
+    @property
+    def img_ch(self) -> int:
+        return 3 if self.dataset.startswith("cifar") else 1
+
+    @property
+    def img_size(self) -> int:
+        return 32 if self.dataset.startswith("cifar") else 28
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["snr_train_db"] = list(self.snr_train_db)
+        d["ibal_lambdas"] = list(self.ibal_lambdas)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> DiffSemConfig:
+        d = dict(d)
+        d["snr_train_db"] = tuple(d.get("snr_train_db", (0.0, 25.0)))
+        d["ibal_lambdas"] = tuple(d.get("ibal_lambdas", ()))
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+#: presets: ``paper`` is the paper's size (GPU); ``cpu`` what was shipped from a 2-core CPU;
+#: ``tiny`` for tests.
+PRESETS: dict[str, dict] = {
+    "paper": dict(n_feat=128, unet_epochs=100, pair_epochs=50, adv_epochs=50, ft_samples=40000,
+                  judge_epochs=20, ibal_epochs=30, threads=0),
+    "cpu": dict(),
+    "tiny": dict(n_feat=16, pair_epochs=1, unet_epochs=1, ft_samples=64, ft_epochs=1,
+                 adv_epochs=1, judge_epochs=1, ibal_epochs=1, ibal_lambdas=(0.0, 1.0),
+                 batch_size=32, max_train=300, ft_tstar_max=100),
+}
+
+
+def make_config(dataset: str, preset: str = "cpu", **overrides) -> DiffSemConfig:
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose from {sorted(PRESETS)}")
+    base = DiffSemConfig(dataset=dataset, preset=preset)
+    kw = dict(PRESETS[preset])
+    if dataset.startswith("cifar") and preset == "cpu":
+        kw.update(n_feat=64, unet_epochs=30, pair_epochs=40, adv_epochs=30, ft_samples=3000)
+    kw.update({k: v for k, v in overrides.items() if v is not None})
+    return replace(base, **kw)

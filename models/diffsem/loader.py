@@ -1,0 +1,63 @@
+"""Load shipped DiffSem checkpoints (manifest-checked) into a ready system."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from models.checkpoint import CHECKPOINT_DIR, CheckpointError, load_checkpoint, read_manifest
+
+from .config import DiffSemConfig
+from .system import MODULE_NAMES, DiffSemSystem
+from .training import build_ibal_models, checkpoint_names
+
+__all__ = ["LoadedDiffSem", "load_diffsem"]
+
+
+@dataclass
+class LoadedDiffSem:
+    """Everything a simulator or evaluation needs for one dataset.
+
+    ``system.encode`` (Alice), ``system.receive`` / ``receive_ediffsem`` (Bob),
+    ``system.invert`` (Eve), ``system.strong_classify`` (judge); ``baselines`` holds the
+    IBAL / IBAL-D pairs and their fresh adversaries (None when not shipped).
+    """
+
+    system: DiffSemSystem
+    config: DiffSemConfig
+    manifest: dict[str, Any]
+    baselines: nn.ModuleDict | None = None
+    baselines_manifest: dict[str, Any] | None = field(default=None)
+
+
+def load_diffsem(dataset: str, checkpoint_dir: str | os.PathLike[str] | None = None,
+                 device: str | torch.device = "cpu", with_baselines: bool = True,
+                 ) -> LoadedDiffSem:
+    """Load ``diffsem-<dataset>`` (and its baselines) from ``checkpoint_dir``.
+
+    Raises :class:`models.checkpoint.CheckpointError` naming the problem when weights are
+    missing, modified, or were trained for another dataset/config.
+    """
+    directory = Path(checkpoint_dir) if checkpoint_dir else CHECKPOINT_DIR
+    main_name, base_name = checkpoint_names(dataset)
+    manifest = read_manifest(directory, main_name)
+    if manifest.get("config", {}).get("dataset") != dataset:
+        raise CheckpointError(f"{main_name} was trained for dataset "
+                              f"{manifest.get('config', {}).get('dataset')!r}, not {dataset!r}")
+    cfg = DiffSemConfig.from_dict(manifest["config"])
+    system = DiffSemSystem(cfg)
+    load_checkpoint(directory, main_name, {k: getattr(system, k) for k in MODULE_NAMES},
+                    expect_config={"dataset": dataset, "n_feat": cfg.n_feat})
+    system.to(device).eval()
+    baselines = bman = None
+    if with_baselines and (directory / f"{base_name}.json").is_file():
+        mods = nn.ModuleDict(build_ibal_models(cfg))
+        bman = load_checkpoint(directory, base_name, dict(mods.items()),
+                               expect_config={"dataset": dataset})
+        baselines = mods.to(device).eval()
+    return LoadedDiffSem(system, cfg, manifest, baselines, bman)

@@ -1,0 +1,231 @@
+"""The DiffSem system: transmitter, receivers (classifier-only / DiffSem / E-DiffSem),
+adversary inversion and the strong classifier, as batched calls over packets.
+
+Every receiver call takes a batch of packets, each with its own t* and SNR estimate, and
+loops only over diffusion steps and E-DiffSem iterations, never over packets.
+
+Scaling: ``encode`` returns symbols at unit mean power (what the radio sends). Bob and Eve
+read t* and t' from the packet header and undo the power scaling (multiply by sqrt(P_s)),
+so the noise on the rescaled features has variance ``P_s / SNR``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from models.diffusion import DDIMSampler, NoiseSchedule, select_tprime, self_noise, transmit_power
+
+from .channel import awgn
+from .config import DiffSemConfig
+from .networks import (
+    ConvAdversary,
+    ContextUNet,
+    MLPAdversary,
+    build_encoder,
+    build_receiver_classifier,
+    build_strong_classifier,
+)
+
+__all__ = ["DiffSemSystem", "EDiffSemResult", "MODULE_NAMES"]
+
+MODULE_NAMES = ("encoder", "clf0", "clf_diff", "clf_e", "unet", "adv_mlp", "adv_conv",
+                "judge_mlp", "judge_cnn")
+
+
+@dataclass
+class EDiffSemResult:
+    logits: Tensor      # (B, n_classes) final logits
+    iterations: Tensor  # (B,) number of guided passes each packet ran
+    history: list[Tensor]  # argmax labels after bypass and after each pass (B,) each
+
+
+class DiffSemSystem(nn.Module):
+    """All DiffSem pieces for one dataset. Build with :meth:`from_config`."""
+
+    def __init__(self, cfg: DiffSemConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.schedule = NoiseSchedule(cfg.T, cfg.beta_start, cfg.beta_end)
+        self.sampler = DDIMSampler(self.schedule, stride=cfg.ddim_stride)
+        ds = cfg.dataset
+        self.encoder = build_encoder(ds)
+        self.clf0 = build_receiver_classifier(ds, cfg.T)       # classifier-only (stage 1)
+        self.clf_diff = build_receiver_classifier(ds, cfg.T)   # Alg. 2 on DiffSem outputs
+        self.clf_e = build_receiver_classifier(ds, cfg.T)      # Alg. 2 on guided outputs
+        self.unet = ContextUNet(cfg.feat_ch, cfg.n_feat, 10, cfg.T, conditional=True)
+        self.adv_mlp = MLPAdversary(cfg.feat_ch, cfg.img_ch, cfg.img_size)
+        self.adv_conv = ConvAdversary(cfg.feat_ch, cfg.img_ch, cfg.img_size,
+                                      width=64 if ds.startswith("cifar") else 32, T=cfg.T)
+        self.judge_mlp = build_strong_classifier(ds, "mlp")
+        self.judge_cnn = build_strong_classifier(ds, "cnn")
+
+    @classmethod
+    def from_config(cls, cfg: DiffSemConfig) -> DiffSemSystem:
+        return cls(cfg)
+
+    # ------------------------------------------------------------------ transmitter
+    def header(self, tstar: Tensor, snr_est_db: Tensor) -> dict[str, Tensor]:
+        tstar = torch.as_tensor(tstar, dtype=torch.long)
+        tprime = select_tprime(tstar, snr_est_db, self.schedule)
+        return {"tstar": tstar, "tprime": tprime,
+                "power": transmit_power(tstar, tprime, self.schedule)}
+
+    @torch.no_grad()
+    def encode(self, images: Tensor, tstar: Tensor, snr_est_db: Tensor,
+               generator: torch.Generator | None = None) -> tuple[Tensor, dict[str, Tensor]]:
+        """Alice: images (B, C, H, W) -> unit-power symbols (B, C, 8, 8) and the header.
+
+        ``tstar``/``snr_est_db`` are per packet (B,); the header carries t*, t' (Eq. 24 with
+        Bob's fed-back SNR estimate) and P_s.
+        """
+        x0 = self.encoder(images)
+        hdr = self.header(tstar.to(x0.device), snr_est_db.to(x0.device))
+        s = self_noise(x0, hdr["tstar"], hdr["tprime"], self.schedule, generator)
+        p = hdr["power"].to(x0.device, x0.dtype).view(-1, 1, 1, 1)
+        return s / p.sqrt(), hdr
+
+    def rescale(self, received: Tensor, tstar: Tensor, tprime: Tensor | None,
+                snr_est_db: Tensor | None) -> Tensor:
+        """Undo the unit-power scaling using the header's t', else Bob's own estimate."""
+        if tprime is None:
+            if snr_est_db is None:
+                raise ValueError("need tprime (header) or snr_est_db")
+            tprime = select_tprime(tstar, snr_est_db, self.schedule)
+        p = transmit_power(tstar, tprime, self.schedule).to(received.device, received.dtype)
+        return received * p.sqrt().view(-1, *([1] * (received.dim() - 1)))
+
+    def link(self, x0: Tensor, tstar: Tensor, snr_db: Tensor, snr_est_db: Tensor | None = None,
+             generator: torch.Generator | None = None) -> Tensor:
+        """Training/eval shortcut: self-noise + AWGN, returned at Bob's scaling (noise var
+        ``P_s/SNR``). ``snr_est_db`` (default: the true SNR) drives Alice's t'."""
+        est = snr_db if snr_est_db is None else snr_est_db
+        tprime = select_tprime(tstar, est, self.schedule).to(x0.device)
+        s = self_noise(x0, tstar, tprime, self.schedule, generator)
+        p = transmit_power(tstar, tprime, self.schedule).to(x0.device, x0.dtype)
+        return awgn(s, snr_db, signal_power=p, generator=generator)
+
+    # ------------------------------------------------------------------ diffusion
+    def _start(self, y: Tensor, tstar: Tensor, tprime: Tensor | None,
+               snr_est_db: Tensor | None) -> tuple[Tensor, Tensor]:
+        """Start state and step of the reverse process (``receiver_start`` choice)."""
+        start = self.sampler.snap(tstar)
+        if self.cfg.receiver_start != "matched" or snr_est_db is None:
+            return y, start
+        sch = self.schedule
+        tp = select_tprime(tstar, snr_est_db, sch) if tprime is None else tprime
+        p = transmit_power(tstar, tp, sch)
+        nv = (1.0 - sch.abar_at(tp)) + p / torch.pow(10.0, snr_est_db.float().cpu() / 10.0)
+        a_s = sch.abar_at(tstar)
+        target = a_s / (a_s + nv)
+        grid = self.sampler.timesteps.flip(0)
+        ag = sch.abar_at(grid)
+        tm = grid[(ag.view(1, -1) - target.view(-1, 1)).abs().argmin(1)]
+        tm = torch.maximum(tm, start)
+        scale = (sch.abar_at(tm) / a_s).sqrt().to(y.device, y.dtype).view(-1, 1, 1, 1)
+        return y * scale, tm
+
+    def denoise(self, y: Tensor, tstar: Tensor, context: Tensor | None = None,
+                w: float | None = None, tprime: Tensor | None = None,
+                snr_est_db: Tensor | None = None) -> Tensor:
+        """DDIM from (snapped) t* to x0_hat, unguided (context None) or soft-label guided
+        with Eq. 18 weight ``w``: eps = (1 + w) eps(x, t, c) - w eps(x, t, none)."""
+        w = self.cfg.guidance_w if w is None else w
+        x, start = self._start(y, tstar.cpu(), tprime, snr_est_db)
+        unet = self.unet
+
+        def eps_fn(xa: Tensor, t: Tensor, idx: Tensor) -> Tensor:
+            t = t.to(xa.device)
+            if context is None:
+                return unet(xa, t, None)
+            c = context[idx]
+            if w == 0:
+                return unet(xa, t, c)
+            both = unet(torch.cat([xa, xa]), torch.cat([t, t]),
+                        torch.cat([c, torch.zeros_like(c)]))
+            ec, eu = both.chunk(2)
+            return (1.0 + w) * ec - w * eu
+
+        return self.sampler.sample(eps_fn, x, start.to(y.device))
+
+    # ------------------------------------------------------------------ receivers
+    def _prep(self, received, tstar, snr_est_db, tprime, rescaled):
+        tstar = torch.as_tensor(tstar, dtype=torch.long).cpu()
+        if snr_est_db is not None:
+            snr_est_db = torch.as_tensor(snr_est_db, dtype=torch.float32).cpu()
+        y = received if rescaled else self.rescale(received, tstar, tprime, snr_est_db)
+        return y, tstar, snr_est_db
+
+    @torch.no_grad()
+    def receive(self, received: Tensor, tstar: Tensor, snr_est_db: Tensor | None = None,
+                method: str = "ediffsem", tprime: Tensor | None = None,
+                rescaled: bool = False) -> Tensor:
+        """Bob: logits (B, n_classes) for packets ``received`` (B, C, 8, 8).
+
+        ``method``: ``classifier`` (x0_hat := y), ``diffsem`` (one unguided pass) or
+        ``ediffsem`` (soft self-label loop). ``received`` is at unit-power scaling unless
+        ``rescaled``; ``tprime`` from the header (else recomputed from ``snr_est_db``).
+        """
+        y, tstar, snr_est_db = self._prep(received, tstar, snr_est_db, tprime, rescaled)
+        tdev = tstar.to(y.device)
+        if method == "classifier":
+            return self.clf0(y, y, tdev)
+        if method == "diffsem":
+            x0h = self.denoise(y, tstar, None, tprime=tprime, snr_est_db=snr_est_db)
+            return self.clf_diff(x0h, y, tdev)
+        if method == "ediffsem":
+            return self.receive_ediffsem(y, tstar, snr_est_db, tprime=tprime,
+                                         rescaled=True).logits
+        raise ValueError(f"unknown receiver method {method!r}")
+
+    @torch.no_grad()
+    def receive_ediffsem(self, received: Tensor, tstar: Tensor,
+                         snr_est_db: Tensor | None = None, tprime: Tensor | None = None,
+                         rescaled: bool = False, max_iters: int | None = None,
+                         w: float | None = None) -> EDiffSemResult:
+        """E-DiffSem: soft label from the bypass classifier guides the U-Net; the fine-tuned
+        classifier relabels; repeat for packets whose argmax changed, up to ``max_iters``.
+        Only the still-changing packets are recomputed (as one sub-batch)."""
+        y, tstar, snr_est_db = self._prep(received, tstar, snr_est_db, tprime, rescaled)
+        cap = self.cfg.edf_max_iters if max_iters is None else max_iters
+        tdev = tstar.to(y.device)
+        logits = self.clf0(y, y, tdev)
+        labels = logits.argmax(1)
+        history = [labels.clone()]
+        iters = torch.zeros(y.shape[0], dtype=torch.long)
+        active = torch.arange(y.shape[0], device=y.device)
+        for _ in range(cap):
+            if active.numel() == 0:
+                break
+            soft = F.softmax(logits[active], 1)
+            tp = None if tprime is None else tprime[active.cpu()]
+            se = None if snr_est_db is None else snr_est_db[active.cpu()]
+            x0h = self.denoise(y[active], tstar[active.cpu()], soft, w=w, tprime=tp,
+                               snr_est_db=se)
+            new_logits = self.clf_e(x0h, y[active], tdev[active])
+            new_labels = new_logits.argmax(1)
+            logits[active] = new_logits
+            iters[active.cpu()] += 1
+            changed = new_labels != labels[active]
+            labels[active] = new_labels
+            history.append(labels.clone())
+            active = active[changed]
+        return EDiffSemResult(logits, iters, history)
+
+    # ------------------------------------------------------------------ eavesdropper
+    @torch.no_grad()
+    def invert(self, received: Tensor, tstar: Tensor, snr_est_db: Tensor | None = None,
+               tprime: Tensor | None = None, kind: str = "conv",
+               rescaled: bool = False) -> Tensor:
+        """Eve's model inversion: images (B, C, H, W) in [0, 1] from received features."""
+        y, tstar, _ = self._prep(received, tstar, snr_est_db, tprime, rescaled)
+        adv = self.adv_conv if kind == "conv" else self.adv_mlp
+        return adv(y, tstar.to(y.device))
+
+    @torch.no_grad()
+    def strong_classify(self, images: Tensor, kind: str = "cnn") -> Tensor:
+        """Third-party strong classifier logits (evaluation only)."""
+        return (self.judge_cnn if kind == "cnn" else self.judge_mlp)(images)

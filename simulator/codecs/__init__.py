@@ -1,0 +1,15 @@
+"""Codecs the engine calls. ``CODECS`` maps scenario names to plugin modules.
+
+A codec module defines ``Options`` (frozen dataclass, parsed from ``codec.options``) and
+``build(options, *, seed_sequence, device) -> Codec``. Later issues register ``diffsem``
+and ``stego`` here (modules under ``simulator.codecs``) without engine changes.
+"""
+
+from __future__ import annotations
+
+from simulator.codecs.base import Codec, Transmission, resolve_device
+from simulator.plugins import Registry
+
+__all__ = ["CODECS", "Codec", "Transmission", "resolve_device"]
+
+CODECS = Registry("codec", {"reference": "simulator.codecs.reference"})

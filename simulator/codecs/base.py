@@ -1,0 +1,68 @@
+"""Codec interface the engine calls: encode once at Alice, decode all receivers at once.
+
+The engine knows no neural net: a codec is any object with ``name``, ``encode`` and
+``decode`` as below. Channel symbols are real features at unit average power per real
+dimension (the engine packs them two per complex symbol, applies each receiver's channel
+and one-tap equalisation). Codecs that run torch convert at their boundary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+__all__ = ["Codec", "Transmission", "resolve_device"]
+
+
+@dataclass
+class Transmission:
+    """What Alice puts on the air for one packet.
+
+    symbols: (F,) float64 real features, unit average power per real dimension.
+    header: scalar side information (e.g. t*, t'); numbers and strings are recorded in the
+    trace as ``h_<key>`` columns.
+    truth: ground truth for the metrics (source images, labels); never transmitted.
+    """
+
+    symbols: np.ndarray
+    header: dict[str, Any] = field(default_factory=dict)
+    truth: dict[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Codec(Protocol):
+    """Semantic/classical codec plugged into the engine.
+
+    ``encode(sources, snr_est_db)``: sources is the image source's dict (``images``
+    (1, C, H, W) in [0, 1], maybe ``labels``); snr_est_db (1,) is the SNR Bob last fed
+    back (what Alice believes, never the truth).
+    ``decode(tx, received, snr_est_db, roles)``: received (R, F) equalised reals for the R
+    receivers of the event, snr_est_db (R,) each receiver's own estimate, roles (R,) of
+    "bob"/"eve". Returns metric columns, each an array (R,) (same keys every call);
+    the trace stores them as ``m_<key>``.
+    """
+
+    name: str
+
+    def encode(self, sources: Mapping[str, np.ndarray], snr_est_db: np.ndarray) -> Transmission:
+        ...
+
+    def decode(self, tx: Transmission, received: np.ndarray, snr_est_db: np.ndarray,
+               roles: Sequence[str]) -> dict[str, np.ndarray]:
+        ...
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` -> ``cuda`` when torch sees a GPU, else ``cpu``. Imports torch lazily."""
+    if device == "cpu":
+        return "cpu"
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f"device {device!r} requested but torch sees no CUDA device")
+    return device

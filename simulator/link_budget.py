@@ -1,0 +1,40 @@
+"""Link budget: transmit power, antenna gains, noise figure -> average SNR of a link."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from simulator.errors import check
+from simulator.units import thermal_noise_dbm
+
+__all__ = ["LinkConfig", "mean_snr_db", "noise_power_dbm"]
+
+
+@dataclass(frozen=True)
+class LinkConfig:
+    """Radio parameters shared by every link of the broadcast (per-node overrides exist)."""
+
+    carrier_hz: float = 2.4e9
+    bandwidth_hz: float = 1.0e6
+    tx_power_dbm: float = 20.0
+    tx_antenna_gain_dbi: float = 0.0
+    rx_antenna_gain_dbi: float = 0.0
+    noise_figure_db: float = 7.0
+
+    def __post_init__(self) -> None:
+        check(self.carrier_hz > 0, "carrier_hz", self.carrier_hz, "must be > 0")
+        check(self.bandwidth_hz > 0, "bandwidth_hz", self.bandwidth_hz, "must be > 0")
+        check(self.noise_figure_db >= 0, "noise_figure_db", self.noise_figure_db, "must be >= 0")
+
+
+def noise_power_dbm(bandwidth_hz, noise_figure_db):
+    """Receiver noise power in dBm (thermal noise + noise figure)."""
+    return thermal_noise_dbm(bandwidth_hz, noise_figure_db)
+
+
+def mean_snr_db(tx_power_dbm, tx_gain_dbi, rx_gain_dbi, path_loss_db, shadowing_db, noise_dbm):
+    """Average SNR in dB = Pt + Gt + Gr - PL - shadowing - noise. Broadcasts.
+
+    ``shadowing_db`` is a loss (positive = weaker signal).
+    """
+    return tx_power_dbm + tx_gain_dbi + rx_gain_dbi - path_loss_db - shadowing_db - noise_dbm

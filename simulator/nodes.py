@@ -1,0 +1,163 @@
+"""SimPy processes of the nodes: Alice, the receivers (Bob, Eves) and Bob's feedback.
+
+Processes are thin generators: the physics lives in ``simulator.engine.ReceiverBank`` and
+the modules it uses, the fan-out in ``simulator.engine.BroadcastLink``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import simpy
+
+from simulator.scenario import TrafficConfig
+
+__all__ = ["Alice", "FeedbackChannel", "Packet", "Receiver", "Report", "TrafficSchedule"]
+
+
+@dataclass(frozen=True)
+class Report:
+    """Bob's SNR report: his estimate for packet ``packet_id``, measured at ``time_s``."""
+
+    packet_id: int
+    time_s: float
+    snr_est_db: float
+
+
+@dataclass
+class Packet:
+    """One transmission event: what Alice sent and the SNR report she used for it."""
+
+    packet_id: int
+    time_s: float
+    tx: Any  # simulator.codecs.Transmission
+    snr_est_db: float
+    feedback_packet_id: int
+    feedback_time_s: float
+
+
+class TrafficSchedule:
+    """Alice's packet times, generated ahead in chunks (exogenous: they never depend on
+    feedback), so the link can prepare the channel for upcoming packets in one go.
+
+    periodic: t_k = start_s + k * interval_s; poisson: t_k = start_s + sum of k + 1
+    exponential gaps (mean interval_s). The run ends after ``num_packets`` or at
+    ``duration_s`` (packets at t <= duration_s are sent).
+    """
+
+    def __init__(self, traffic: TrafficConfig, rng: np.random.Generator,
+                 num_packets: int | None, duration_s: float | None, chunk: int = 1024) -> None:
+        self.traffic, self.rng, self.chunk = traffic, rng, chunk
+        self.num_packets, self.duration_s = num_packets, duration_s
+        self._t = np.empty(0)
+        self._done = False  # every time of the run has been generated
+
+    def _grow(self) -> None:
+        t, n = self.traffic, len(self._t)
+        if t.kind == "periodic":
+            new = t.start_s + t.interval_s * np.arange(n, n + self.chunk, dtype=float)
+        else:
+            last = self._t[-1] if n else t.start_s
+            new = last + np.cumsum(self.rng.exponential(t.interval_s, self.chunk))
+        if self.num_packets is not None and n + len(new) >= self.num_packets:
+            new, self._done = new[:self.num_packets - n], True
+        if self.duration_s is not None and new.size and new[-1] > self.duration_s:
+            new, self._done = new[new <= self.duration_s], True
+        self._t = np.concatenate([self._t, new])
+
+    def times(self, start: int, count: int) -> np.ndarray:
+        """Times (s) of packets start .. start + count - 1 (fewer at the end of the run)."""
+        while len(self._t) < start + count and not self._done:
+            self._grow()
+        return self._t[start:start + count]
+
+    def time_of(self, k: int) -> float | None:
+        """Time of packet k, or None when the run has ended before it."""
+        t = self.times(k, 1)
+        return float(t[0]) if t.size else None
+
+
+class Alice:
+    """Transmitter: waits for the traffic model, encodes one source packet with the SNR
+    Bob last reported and hands it to the broadcast link."""
+
+    def __init__(self, env: simpy.Environment, *, link, codec, source,
+                 schedule: TrafficSchedule, initial_snr_est_db: float,
+                 log: list | None = None, progress: Callable[[int], None] | None = None) -> None:
+        self.env, self.link, self.codec, self.source = env, link, codec, source
+        self.schedule = schedule
+        self.report = Report(-1, math.nan, float(initial_snr_est_db))
+        self.log, self.progress = log, progress
+        self.num_sent = 0
+        self.process = env.process(self.run())
+
+    def run(self):
+        env, schedule = self.env, self.schedule
+        while (t := schedule.time_of(self.num_sent)) is not None:
+            yield env.timeout(max(t - env.now, 0.0))
+            rep = self.report
+            tx = self.codec.encode(self.source.next(1), np.array([rep.snr_est_db]))
+            packet = Packet(self.num_sent, t, tx, rep.snr_est_db, rep.packet_id, rep.time_s)
+            if self.log is not None:
+                self.log.append((t, "alice", "tx", packet.packet_id))
+            self.link.transmit(packet)
+            self.num_sent += 1
+            if self.progress is not None and self.num_sent % 100 == 0:
+                self.progress(100)
+        if self.progress is not None and self.num_sent % 100:
+            self.progress(self.num_sent % 100)
+
+    def on_feedback(self, report: Report) -> None:
+        """Called by the feedback channel when Bob's report arrives."""
+        self.report = report
+        if self.log is not None:
+            self.log.append((self.env.now, "alice", "feedback", report.packet_id))
+
+
+class FeedbackChannel:
+    """Bob -> Alice reports, each delivered ``delay_s`` after it was sent (FIFO)."""
+
+    def __init__(self, env: simpy.Environment, delay_s: float,
+                 deliver: Callable[[Report], None]) -> None:
+        self.env, self.delay_s, self.deliver = env, float(delay_s), deliver
+        self.queue = simpy.Store(env)
+        self.process = env.process(self.run())
+
+    def send(self, report: Report) -> None:
+        self.queue.put(report)
+
+    def run(self):
+        while True:
+            report = yield self.queue.get()
+            wait = report.time_s + self.delay_s - self.env.now
+            if wait > 0:
+                yield self.env.timeout(wait)
+            self.deliver(report)
+
+
+class Receiver:
+    """Bob or an Eve: takes each reception from its inbox (the broadcast link fills it);
+    Bob reports his SNR estimate back to Alice through the feedback channel."""
+
+    def __init__(self, env: simpy.Environment, name: str, role: str, index: int,
+                 inbox: simpy.Store, feedback: FeedbackChannel | None = None,
+                 log: list | None = None) -> None:
+        self.env, self.name, self.role, self.index = env, name, role, index
+        self.inbox, self.feedback, self.log = inbox, feedback, log
+        self.num_received = 0
+        self.process = env.process(self.run())
+
+    def run(self):
+        i = self.index
+        while True:
+            packet, snr_rx_est_db = yield self.inbox.get()
+            self.num_received += 1
+            if self.log is not None:
+                self.log.append((self.env.now, self.name, "rx", packet.packet_id))
+            if self.feedback is not None:
+                self.feedback.send(Report(packet.packet_id, self.env.now,
+                                          float(snr_rx_est_db[i])))

@@ -1,0 +1,83 @@
+"""Path loss (free space, log-distance) and log-normal shadowing (Gudmundson-correlated)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from simulator.errors import check
+from simulator.units import SPEED_OF_LIGHT_MPS
+
+__all__ = [
+    "PropagationConfig",
+    "free_space_path_loss_db",
+    "log_distance_path_loss_db",
+    "shadowing_correlation",
+]
+
+
+def free_space_path_loss_db(distance_m, carrier_hz):
+    """Friis free-space path loss in dB: 20*log10(4*pi*d*f/c). Broadcasts."""
+    d = np.asarray(distance_m, dtype=float)
+    return 20.0 * np.log10(4.0 * math.pi * d * np.asarray(carrier_hz, dtype=float)
+                           / SPEED_OF_LIGHT_MPS)
+
+
+def log_distance_path_loss_db(distance_m, exponent, ref_distance_m, ref_loss_db):
+    """Log-distance path loss in dB: PL(d0) + 10*n*log10(d/d0), with d clamped to >= d0."""
+    d = np.maximum(np.asarray(distance_m, dtype=float), ref_distance_m)
+    return ref_loss_db + 10.0 * np.asarray(exponent) * np.log10(d / ref_distance_m)
+
+
+def shadowing_correlation(moved_m, decorrelation_m):
+    """Gudmundson correlation exp(-moved/d_corr) of shadowing after moving ``moved_m``.
+
+    ``decorrelation_m`` of 0 means "never decorrelates" (returns 1).
+    """
+    moved = np.asarray(moved_m, dtype=float)
+    dc = np.asarray(decorrelation_m, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(dc > 0, np.exp(-moved / np.where(dc > 0, dc, 1.0)), 1.0)
+
+
+@dataclass(frozen=True)
+class PropagationConfig:
+    """Large-scale propagation of a link.
+
+    model: ``free_space`` (exponent 2, PL(d0) by Friis) or ``log_distance``.
+    ref_loss_db: PL at ``ref_distance_m``; None -> Friis free-space loss at d0.
+    shadowing_std_db: log-normal shadowing sigma (0 disables).
+    shadowing_decorrelation_m: Gudmundson decorrelation distance; 0 -> shadowing drawn
+    once per link and frozen.
+    """
+
+    model: Literal["free_space", "log_distance"] = "log_distance"
+    exponent: float = 2.0
+    ref_distance_m: float = 1.0
+    ref_loss_db: float | None = None
+    shadowing_std_db: float = 0.0
+    shadowing_decorrelation_m: float = 50.0
+
+    def __post_init__(self) -> None:
+        check(self.exponent > 0, "exponent", self.exponent, "must be > 0")
+        check(self.model != "free_space" or self.exponent == 2.0, "exponent", self.exponent,
+              "free_space has exponent 2; use model: log_distance for another exponent")
+        check(self.ref_distance_m > 0, "ref_distance_m", self.ref_distance_m, "must be > 0")
+        check(self.shadowing_std_db >= 0, "shadowing_std_db", self.shadowing_std_db,
+              "must be >= 0")
+        check(self.shadowing_decorrelation_m >= 0, "shadowing_decorrelation_m",
+              self.shadowing_decorrelation_m, "must be >= 0")
+
+    def reference_loss_db(self, carrier_hz: float) -> float:
+        """PL(d0) in dB: the configured value or the free-space loss at d0."""
+        if self.ref_loss_db is not None:
+            return float(self.ref_loss_db)
+        return float(free_space_path_loss_db(self.ref_distance_m, carrier_hz))
+
+    def path_loss_db(self, distance_m, carrier_hz: float):
+        """Path loss in dB at ``distance_m`` (broadcasts)."""
+        return log_distance_path_loss_db(distance_m, self.exponent, self.ref_distance_m,
+                                         self.reference_loss_db(carrier_hz))
