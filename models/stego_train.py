@@ -74,6 +74,10 @@ def _data_sha(names: Sequence[str], data_dir: str | None) -> dict[str, str]:
     return out
 
 
+def _log(msg: str) -> None:
+    print(msg, flush=True)
+
+
 def _gen_state(gen: torch.Generator) -> torch.Tensor:
     return gen.get_state()
 
@@ -88,7 +92,7 @@ def _run_epochs(
     epochs: int,
     resume: bool,
     epoch_fn: Callable[[int], dict[str, float]],
-    log: Callable[[str], None] = print,
+    log: Callable[[str], None] = _log,
 ) -> list[dict[str, float]]:
     """Run ``epoch_fn(epoch)`` for the remaining epochs, saving resume state after each."""
     path = state_dir / f"{name}.state.pt"
@@ -213,7 +217,7 @@ def train_jscc(
         for snr in cfg.eval_snrs_db:
             for key, val in evaluate_jscc(model, test, snr).items():
                 metrics[f"{n}/awgn{snr:g}dB/{key}"] = round(val, 4)
-    print(f"[{cfg.name}] test metrics: {json.dumps(metrics)}")
+    _log(f"[{cfg.name}] test metrics: {json.dumps(metrics)}")
     return save_checkpoint(
         out_dir,
         cfg.name,
@@ -357,7 +361,7 @@ def train_stego(
     metrics = evaluate_link(
         system, s, cfg.eval_snr_db, cfg.eval_pairs, data_dir=data_dir, seed=cfg.seed
     )
-    print(f"[{name}] test metrics: {json.dumps(metrics)}")
+    _log(f"[{name}] test metrics: {json.dumps(metrics)}")
     return save_checkpoint(
         out_dir,
         name,
@@ -453,7 +457,7 @@ def train_mia(
             rec = net(y)
             metrics[f"{n}/awgn15dB/psnr_db"] = round(float(psnr(rec, test).mean()), 4)
             metrics[f"{n}/awgn15dB/ssim"] = round(float(ssim(rec, test).mean()), 4)
-    print(f"[{name}] test metrics (plain DeepJSCC signal): {json.dumps(metrics)}")
+    _log(f"[{name}] test metrics (plain DeepJSCC signal): {json.dumps(metrics)}")
     return save_checkpoint(
         out_dir,
         name,

@@ -36,6 +36,7 @@ __all__ = [
     "ar1_step",
     "complex_normal",
     "doppler_hz",
+    "equalised_noise",
     "pack_complex",
     "unpack_real",
 ]
@@ -168,20 +169,26 @@ def ar1_step(g: np.ndarray, rho, num_blocks, w: np.ndarray) -> np.ndarray:
     return a * g + np.sqrt(np.maximum(1.0 - a * a, 0.0)) * w
 
 
+def equalised_noise(h: np.ndarray, noise_var: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """Noise left after one-tap equalisation, n / h, as reals (..., R, F + F%2).
+
+    h: (..., R) complex gains; noise_var: (..., R) noise variance per real dimension;
+    z: (..., R, F + F%2) standard normals, paired (re, im) into complex n ~ CN(0, 2 nv).
+    """
+    n = np.ascontiguousarray(z).view(np.complex128)
+    return (n * (np.sqrt(noise_var) / h)[..., None]).view(np.float64)
+
+
 def apply_one_tap(x: np.ndarray, h: np.ndarray, noise_var: np.ndarray,
                   z: np.ndarray) -> np.ndarray:
     """Channel + one-tap (zero-forcing) equalisation for R receivers in one call.
 
     x: (F,) real features at unit power per real dimension; h: (R,) complex gains;
     noise_var: (R,) noise variance per real dimension; z: (R, F + F%2) standard normals.
-    y = h s + n, s_hat = y / h; returns (R, F) reals with noise variance noise_var/|h|^2.
+    y = h s + n, s_hat = y / h = s + n / h; returns (R, F) reals whose noise variance is
+    noise_var / |h|^2 per real dimension.
     """
-    num_features = x.shape[-1]
-    s = pack_complex(x)
-    n = np.ascontiguousarray(z).view(np.complex128) * np.sqrt(noise_var)[:, None]
-    hc = h[:, None]
-    y = hc * s[None, :] + n
-    return unpack_real(y / hc, num_features)
+    return x + equalised_noise(h, noise_var, z)[..., :x.shape[-1]]
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,13 @@
 """Engine: builds a run from a Scenario and runs it in SimPy.
 
-One packet's walk: Alice's process encodes (``simulator.nodes.Alice``); the
-:class:`BroadcastLink` advances every receiver's channel to now in one vectorised step
-(:class:`ReceiverBank`), decodes all receivers in one batched codec call, appends the
-trace rows and fans the reception out to every receiver's inbox (like SimPy's
-BroadcastPipe); Bob's process feeds his SNR estimate back to Alice after the delay.
+One packet's walk: Alice's process encodes (``simulator.nodes.Alice``) with the SNR Bob
+last reported; the :class:`BroadcastLink` takes every receiver's channel state at the
+packet's time from the :class:`ReceiverBank` (positions, path loss, shadowing, AR(1)
+fading and SNR estimates are exogenous, so the bank computes them vectorised over
+receivers and ``run.lookahead_packets`` upcoming packets at once), applies the channel to
+the symbols, decodes all receivers in one batched codec call, appends the trace rows and
+fans the reception out to every receiver's inbox (like SimPy's BroadcastPipe); Bob's
+process feeds his SNR estimate back to Alice after the feedback delay.
 
 :func:`run_scenario` is the library entry point a sweep calls many times.
 """
@@ -32,6 +35,7 @@ from simulator.pathloss import log_distance_path_loss_db
 from simulator.rng import seed_sequence, stream
 from simulator.runinfo import atomic_write_text, command_line, git_commit, package_versions
 from simulator.scenario import Scenario, scenario_to_dict
+from simulator.secrecy import capacity_bps_hz, secrecy_capacity_bps_hz
 from simulator.sources import SOURCES
 from simulator.trace import TraceWriter
 from simulator.units import db_to_lin, lin_to_db
@@ -45,10 +49,10 @@ __all__ = [
     "new_run_id",
     "run_replicas",
     "run_scenario",
-    "secrecy_capacity_bps_hz",
 ]
 
 _SQRT_HALF = math.sqrt(0.5)
+_NOISE_BUDGET = 4_000_000  # float64 values of precomputed noise per chunk (~32 MB)
 _NUM_AUX = 5  # per receiver and event: 2 fading innovation, 1 shadowing, 2 estimator
 
 
@@ -230,44 +234,40 @@ class ReceiverBank:
             "relative_speed_mps": speed, "doppler_hz": doppler, "path_loss_db": pl,
             "shadowing_db": shadow_db, "mean_snr_db": mean_snr_db,
             "fading_gain": fading_gain, "snr_true_db": snr_true_db, "snr_rx_est_db": est,
-            "capacity_bps_hz": np.log2(1.0 + snr_true),
+            "capacity_bps_hz": capacity_bps_hz(snr_true),
             "secrecy_capacity_bps_hz": secrecy_cap,
             "secrecy_outage": secrecy_cap < self.target,
         }
 
-    def _noise_rows(self, j: int, width: int) -> np.ndarray:
-        """Standard normals (R, width) for row j of the chunk, drawn per receiver for the
-        rest of the chunk at once (redrawn only if the symbol count changes)."""
-        if self._noise is None or self._noise.shape[2] != width or j < self._noise_from:
-            n = len(self._times) - j
-            self._noise = np.empty((n, self.num, width))
+    def _equalised_noise(self, j: int, num_features: int) -> np.ndarray:
+        """Post-equalisation noise n/h (R, F) for row j of the chunk. Computed for the rest
+        of the chunk at once (at most ~32 MB), from each receiver's own ``noise`` stream:
+        F + F%2 normals per receiver and packet, so for a fixed F results never depend on
+        the chunking."""
+        width = num_features + num_features % 2
+        noise = self._noise
+        if noise is None or noise.shape[2] != width or not 0 <= j - self._noise_from < len(
+                noise):
+            n = min(len(self._times) - j, max(1, _NOISE_BUDGET // (self.num * width)))
+            z = np.empty((n, self.num, width))
             for i, g in enumerate(self.noise_rng):
-                self._noise[:, i, :] = g.standard_normal((n, width))
+                z[:, i, :] = g.standard_normal((n, width))
+            rows = slice(j, j + n)
+            noise = self._noise = ch.equalised_noise(self._h[rows], self._noise_var[rows], z)
             self._noise_from = j
-        return self._noise[j - self._noise_from]
+        return noise[j - self._noise_from, :, :num_features]
 
     def observe(self, k: int, symbols: np.ndarray) -> Observation:
-        """Receive packet k's real symbols (F,) at every receiver (packets in order)."""
+        """Receive packet k's real symbols (F,) at every receiver (packets in order):
+        y = h s + n, one-tap equalised to s + n/h (see ``channels.apply_one_tap``)."""
         j = k - self._start
         if not self._chunk or not 0 <= j < len(self._times):
             self._prepare(k)
             j = 0
-        z = self._noise_rows(j, symbols.shape[-1] + symbols.shape[-1] % 2)
-        h, nv = self._h[j], self._noise_var[j]
+        received = symbols + self._equalised_noise(j, symbols.shape[-1])
         return Observation(float(self._times[j]), self._tx[j],
-                           {c: v[j] for c, v in self._chunk.items()}, h, nv,
-                           ch.apply_one_tap(symbols, h, nv, z))
-
-
-def secrecy_capacity_bps_hz(snr_true, is_eve: np.ndarray) -> np.ndarray:
-    """Secrecy capacity per receiver column of snr_true (..., R) (linear), Bob in column 0:
-    Eve columns max(0, log2(1 + snr_bob) - log2(1 + snr_eve)); Bob's column against the
-    strongest Eve (Bob's capacity when there is no Eve)."""
-    cap = np.log2(1.0 + np.asarray(snr_true))
-    bob = cap[..., :1]
-    eves = cap[..., is_eve]
-    best = eves.max(axis=-1, keepdims=True) if eves.shape[-1] else np.zeros_like(bob)
-    return np.maximum(0.0, bob - np.where(is_eve, cap, best))
+                           {c: v[j] for c, v in self._chunk.items()}, self._h[j],
+                           self._noise_var[j], received)
 
 
 class BroadcastLink:
@@ -418,8 +418,8 @@ def run_scenario(scenario: Scenario, out_dir: str | Path, seed: int | None = Non
     info = {
         "replica": replica,
         "seed": seed,
-        "seed_entropy": seed,
-        "spawn_key_replica": replica,
+        "streams": "SeedSequence(entropy=seed, spawn_key=(replica, name_key(node), "
+                   "name_key(purpose)))  # simulator.rng",
         "num_packets": result.num_packets,
         "num_rows": result.num_rows,
         "sim_time_s": result.sim_time_s,

@@ -111,18 +111,25 @@ class Alice:
         if self.progress is not None and self.num_sent % 100:
             self.progress(self.num_sent % 100)
 
-    def on_feedback(self, report: Report) -> None:
-        """Called by the feedback channel when Bob's report arrives."""
+    def on_feedback(self, report: Report, due_s: float) -> None:
+        """Called by the feedback channel when Bob's report arrives (due at ``due_s``)."""
         self.report = report
         if self.log is not None:
-            self.log.append((self.env.now, "alice", "feedback", report.packet_id))
+            self.log.append((due_s, "alice", "feedback", report.packet_id))
 
 
 class FeedbackChannel:
-    """Bob -> Alice reports, each delivered ``delay_s`` after it was sent (FIFO)."""
+    """Bob -> Alice reports, each delivered ``delay_s`` after it was sent (FIFO).
+
+    A report due at the same instant as a transmission is used for it: reports are
+    delivered ``TIE_S`` (1 ps) early so floating-point rounding of equal times cannot
+    change the order.
+    """
+
+    TIE_S = 1e-12
 
     def __init__(self, env: simpy.Environment, delay_s: float,
-                 deliver: Callable[[Report], None]) -> None:
+                 deliver: Callable[[Report, float], None]) -> None:
         self.env, self.delay_s, self.deliver = env, float(delay_s), deliver
         self.queue = simpy.Store(env)
         self.process = env.process(self.run())
@@ -133,10 +140,10 @@ class FeedbackChannel:
     def run(self):
         while True:
             report = yield self.queue.get()
-            wait = report.time_s + self.delay_s - self.env.now
-            if wait > 0:
-                yield self.env.timeout(wait)
-            self.deliver(report)
+            due = report.time_s + self.delay_s
+            if due - self.TIE_S > self.env.now:
+                yield self.env.timeout(due - self.TIE_S - self.env.now)
+            self.deliver(report, due)
 
 
 class Receiver:
@@ -159,5 +166,5 @@ class Receiver:
             if self.log is not None:
                 self.log.append((self.env.now, self.name, "rx", packet.packet_id))
             if self.feedback is not None:
-                self.feedback.send(Report(packet.packet_id, self.env.now,
+                self.feedback.send(Report(packet.packet_id, packet.time_s,
                                           float(snr_rx_est_db[i])))

@@ -361,6 +361,8 @@ def _parse_kind_union(members: list[type], value: Any, path: str) -> Any:
     if not isinstance(value, dict):
         raise ScenarioError(path, "expected a mapping with a 'kind' key", value)
     kinds = {typing.get_args(typing.get_type_hints(m)["kind"])[0]: m for m in members}
+    if "kind" not in value:
+        raise ScenarioError(_join(path, "kind"), f"missing; one of {', '.join(kinds)}")
     kind = value.get("kind")
     if kind not in kinds:
         raise ScenarioError(_join(path, "kind"), f"must be one of {', '.join(kinds)}", kind,

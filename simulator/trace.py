@@ -111,6 +111,10 @@ class TraceWriter:
         if not self._events:
             self._events = {k: [] for k in event}
             self._rows = {k: [] for k in rows}
+        elif event.keys() != self._events.keys() or rows.keys() != self._rows.keys():
+            raise ValueError("trace columns changed between packets (a codec must return the "
+                             f"same header and metric keys every call): {sorted(event)} "
+                             f"{sorted(rows)}")
         for k, v in event.items():
             self._events[k].append(v)
         for k, v in rows.items():

@@ -28,8 +28,11 @@ def db_to_lin(x_db):
 
 def lin_to_db(x_lin):
     """Linear power ratio -> dB: 10*log10(x). Zero maps to -inf (no warning)."""
-    with np.errstate(divide="ignore"):
-        return 10.0 * np.log10(np.asarray(x_lin, dtype=float))
+    x = np.asarray(x_lin, dtype=float)
+    if x.size and x.min() > 0:  # fast path: np.errstate costs more than the log here
+        return 10.0 * np.log10(x)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return 10.0 * np.log10(x)
 
 
 def dbm_to_w(p_dbm):

@@ -22,7 +22,7 @@ from models.metrics import ms_ssim, psnr, ssim
 from .baselines import direct_noise, permute_quadrants
 from .channel import awgn
 from .loader import LoadedDiffSem, load_diffsem
-from .training import ibal_names, ibal_receive
+from .training import ibal_names
 
 __all__ = ["run_eval", "eval_tstar", "eval_ibal", "eval_fig8", "link_pair", "summarize"]
 
@@ -93,7 +93,10 @@ def eval_tstar(b: LoadedDiffSem, x, lab, snr_db: float, tstars, seed: int = 0,
 
 
 @torch.no_grad()
-def eval_ibal(b: LoadedDiffSem, x, lab, snrs, seed: int = 0, log=print) -> list[dict]:
+def eval_ibal(b: LoadedDiffSem, x, lab, snrs, seed: int = 0, log=print,
+              tstar_equiv=None) -> list[dict]:
+    """IBAL / IBAL-D Bob and (fresh MLP) attacker at each SNR. ``tstar_equiv`` labels each
+    SNR with the t* whose ESNR it equals (the paper's Eq. 13 re-plotting of Fig. 4)."""
     if b.baselines is None:
         log("no IBAL baselines shipped; skipping")
         return []
@@ -102,14 +105,15 @@ def eval_ibal(b: LoadedDiffSem, x, lab, snrs, seed: int = 0, log=print) -> list[
     for name, lam, dyn in ibal_names(b.config):
         m = b.baselines[name]
         adv = b.baselines[name + "_advmlp"]
-        for snr in snrs:
-            g = torch.Generator().manual_seed(seed + int(snr * 10))
+        for k, snr in enumerate(snrs):
+            g = torch.Generator().manual_seed(seed + k)
             s = torch.full((len(x),), float(snr))
             z = m.encode(x)
             yb = awgn(z, s, 1.0, g).view(-1, b.config.feat_ch, 8, 8)
             ye = awgn(z, s, 1.0, g).view(-1, b.config.feat_ch, 8, 8)
             base = {"snr_db": float(snr), "method": "ibald" if dyn else "ibal", "lambda": lam,
-                    "model": name, "n": len(x)}
+                    "model": name, "n": len(x),
+                    "tstar_equiv": None if tstar_equiv is None else int(tstar_equiv[k])}
             rows.append({**base, "role": "bob", "accuracy": _acc(m.classify(yb, s), lab)})
             rec = adv(ye)
             rows.append({**base, "role": "attacker", **_judge(sys_, rec, lab),
@@ -192,16 +196,15 @@ def _plots(df, ib, f8, snr_db, out: Path, dataset: str):
                 ax[1].plot(s.tstar, s.ssim, color=c, ls=ls, marker=mk, label=f"{m} SSIM")
         if ib is not None and len(ib):
             for meth, c in (("ibal", "tab:purple"), ("ibald", "m")):
-                sub = ib[(ib.method == meth) & (ib.snr_db == snr_db)]
+                sub = ib[ib.method == meth]
                 if not len(sub):
                     continue
                 lam = sub["lambda"].max()
                 sb = sub[sub["lambda"] == lam]
                 for role, ls in (("bob", "-"), ("attacker", "--")):
-                    v = sb[sb.role == role].accuracy
-                    if len(v):
-                        ax[0].axhline(float(v.iloc[0]), color=c, ls=ls, lw=1,
-                                      label=f"{meth} (lambda {lam:g}) {role}")
+                    v = sb[sb.role == role].sort_values("tstar_equiv")
+                    ax[0].plot(v.tstar_equiv, v.accuracy, color=c, ls=ls, lw=1, marker="o",
+                               ms=3, label=f"{meth} (lambda {lam:g}) {role}, SNR=ESNR(t*)")
         ax[0].set_xlabel("t*")
         ax[0].set_ylabel("accuracy (attackers: strong CNN judge)")
         ax[0].set_title(f"{dataset}: accuracy vs t* at {snr_db:g} dB")
@@ -293,8 +296,10 @@ def run_eval(args) -> dict:
         df = pd.DataFrame(eval_tstar(b, x, lab, args.snr_db, tstars, seed=args.seed))
         df.insert(0, "dataset", args.dataset)
         _save(df, out / "acc_vs_tstar")
-        ib = pd.DataFrame(eval_ibal(b, x, lab, [0.0, 5.0, 10.0, 15.0, 20.0, 25.0],
-                                    seed=args.seed))
+        from models.diffusion import esnr_db
+
+        eq = [float(esnr_db(max(t, 1)).clamp(-15.0, 40.0)) for t in tstars]
+        ib = pd.DataFrame(eval_ibal(b, x, lab, eq, seed=args.seed, tstar_equiv=tstars))
         if len(ib):
             ib.insert(0, "dataset", args.dataset)
             _save(ib, out / "ibal")

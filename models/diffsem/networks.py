@@ -79,7 +79,8 @@ class MnistReceiverClassifier(nn.Module):
         super().__init__()
         self.T = T
         d = feat_ch * 64
-        self.net = nn.Sequential(nn.Linear(2 * d + 1, hidden), nn.ReLU(), nn.Linear(hidden, n_classes))
+        self.net = nn.Sequential(nn.Linear(2 * d + 1, hidden), nn.ReLU(),
+                                 nn.Linear(hidden, n_classes))
 
     def forward(self, x0_hat: Tensor, y: Tensor, t: Tensor) -> Tensor:
         tt = (t.float() / self.T).view(-1, 1).to(y.dtype)

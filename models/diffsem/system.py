@@ -22,8 +22,8 @@ from models.diffusion import DDIMSampler, NoiseSchedule, select_tprime, self_noi
 from .channel import awgn
 from .config import DiffSemConfig
 from .networks import (
-    ConvAdversary,
     ContextUNet,
+    ConvAdversary,
     MLPAdversary,
     build_encoder,
     build_receiver_classifier,

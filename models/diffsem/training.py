@@ -355,6 +355,7 @@ def ibal_receive(model: IBAL, x: Tensor, snr_db: Tensor, g: torch.Generator | No
 def stage_ibal(mods: dict[str, nn.Module], d: DataSplits, cfg, work_dir, log) -> dict:
     infos = {}
     X, Y = d.pair.images, d.pair.labels
+    XA = d.adv.images
     for name, lam, dyn in ibal_names(cfg):
         m: IBAL = mods[name]
         dec_opt = torch.optim.Adam(m.aux.parameters(), lr=cfg.lr)
@@ -383,7 +384,6 @@ def stage_ibal(mods: dict[str, nn.Module], d: DataSplits, cfg, work_dir, log) ->
                            work_dir, log)
         # fresh adversaries on the adversary split
         am = mods[name + "_advmlp"]
-        XA = d.adv.images
 
         def adv_loss(idx, g, m=m, am=am):
             x = XA[idx]

@@ -5,7 +5,6 @@ All indices are zero-based: step ``t`` has ``abar[t] = prod_{s<=t} (1 - beta_s)`
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
@@ -103,9 +102,6 @@ def self_noise(
     shape = (-1, *([1] * (x0.dim() - 1)))
     a_star = sch.abar_at(tstar, x0.dtype).to(x0.device).view(shape)
     a_pr = sch.abar_at(tprime, x0.dtype).to(x0.device).view(shape)
-    eps = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
+    gdev = generator.device if generator is not None else x0.device
+    eps = torch.randn(x0.shape, generator=generator, device=gdev, dtype=x0.dtype).to(x0.device)
     return a_star.sqrt() * x0 + (1.0 - a_pr).clamp(min=0).sqrt() * eps
-
-
-def _check() -> None:  # pragma: no cover - manual sanity
-    print([round(float(esnr_db(t)), 1) for t in (14, 23, 38, 60, 93, 141, 184)], math.pi)

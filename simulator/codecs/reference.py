@@ -18,6 +18,7 @@ import numpy as np
 
 from simulator.codecs.base import Transmission
 from simulator.errors import check
+from simulator.units import db_to_lin, lin_to_db
 
 __all__ = ["Options", "ReferenceCodec", "build"]
 
@@ -55,20 +56,19 @@ class ReferenceCodec:
     def decode(self, tx: Transmission, received: np.ndarray, snr_est_db: np.ndarray,
                roles: Sequence[str]) -> dict[str, np.ndarray]:
         if self.options.decoder == "lmmse":
-            snr = np.power(10.0, np.asarray(snr_est_db, dtype=float) / 10.0)
+            snr = db_to_lin(snr_est_db)
             feats = received * (snr / (1.0 + snr))[:, None]
         else:
             feats = received
+        n = received.shape[1]
         err = feats - tx.truth["features"]
-        feature_mse = np.einsum("rf,rf->r", err, err) / err.shape[1]
+        feature_mse = np.einsum("rf,rf->r", err, err) / n
         image = feats * tx.header["scale"] + tx.header["mean"]
         if self.options.clip:
             np.clip(image, 0.0, 1.0, out=image)
-        d = image - tx.truth["image"]
-        mse = np.einsum("rf,rf->r", d, d) / d.shape[1]
-        with np.errstate(divide="ignore"):
-            psnr = -10.0 * np.log10(mse)
-        return {"mse": mse, "psnr_db": psnr, "feature_mse": feature_mse}
+        image -= tx.truth["image"]
+        mse = np.einsum("rf,rf->r", image, image) / n
+        return {"mse": mse, "psnr_db": -lin_to_db(mse), "feature_mse": feature_mse}
 
 
 def build(options: Options, *, seed_sequence=None, device: str = "cpu", **_: object):

@@ -1,0 +1,109 @@
+"""DiffSem / E-DiffSem per-packet inference cost (CPU) and training time per epoch.
+
+Run by hand: ``.venv/bin/python benchmarks/bench_diffsem.py [--dataset mnist]
+[--threads 1] [--tstar 200] [--out results/bench_diffsem.json]``. Uses the shipped
+checkpoint when present (else a randomly initialised net of the ``cpu`` preset: the cost
+is the same). Inference is one batched call per batch; the only Python loops are over
+DDIM steps and E-DiffSem passes. Training time per epoch is read from the shipped
+manifest (measured during training) and re-measured here for the U-Net on a few steps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+
+def _system(dataset: str):
+    from models.checkpoint import CheckpointError
+    from models.diffsem.config import make_config
+    from models.diffsem.loader import load_diffsem
+    from models.diffsem.system import DiffSemSystem
+
+    try:
+        b = load_diffsem(dataset, with_baselines=False)
+        return b.system, b.manifest, True
+    except CheckpointError:
+        return DiffSemSystem(make_config(dataset)).eval(), None, False
+
+
+def bench_inference(sys_, batches, tstar: int, snr_db: float, reps: int) -> list[dict]:
+    rows = []
+    for bsz in batches:
+        x = torch.rand(bsz, sys_.cfg.img_ch, sys_.cfg.img_size, sys_.cfg.img_size)
+        t = torch.full((bsz,), tstar)
+        s = torch.full((bsz,), snr_db)
+        sym, hdr = sys_.encode(x, t, s)
+        for method in ("classifier", "diffsem", "ediffsem"):
+            sys_.receive(sym, t, s, method=method, tprime=hdr["tprime"])  # warm-up
+            n = max(1, reps if bsz < 1024 else 1)
+            t0 = time.perf_counter()
+            for _ in range(n):
+                sys_.receive(sym, t, s, method=method, tprime=hdr["tprime"])
+            dt = (time.perf_counter() - t0) / n
+            rows.append({"method": method, "batch": bsz, "tstar": tstar,
+                         "batch_s": round(dt, 5), "per_packet_ms": round(1000 * dt / bsz, 4)})
+            print(rows[-1], flush=True)
+    return rows
+
+
+def bench_unet_train(sys_, steps: int = 5, batch: int = 256) -> dict:
+    unet = sys_.unet
+    unet.train()
+    opt = torch.optim.Adam(unet.parameters(), 1e-4)
+    x0 = torch.randn(batch, sys_.cfg.feat_ch, 8, 8)
+    c = F.one_hot(torch.randint(0, 10, (batch,)), 10).float()
+    times = []
+    for i in range(steps + 1):
+        t = torch.randint(0, sys_.cfg.T, (batch,))
+        eps = torch.randn_like(x0)
+        t0 = time.perf_counter()
+        loss = F.mse_loss(unet(sys_.schedule.q_sample(x0, t, eps), t, c), eps)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if i:
+            times.append(time.perf_counter() - t0)
+    unet.eval()
+    step = sum(times) / len(times)
+    return {"unet_step_s_batch256": round(step, 3),
+            "unet_epoch_s_estimate_36k": round(step * 36000 / batch, 1)}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--dataset", default="mnist")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--tstar", type=int, default=200)
+    ap.add_argument("--snr-db", type=float, default=15.0)
+    ap.add_argument("--batches", default="1,64,1024")
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--out", default="results/bench_diffsem.json")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    sys_, manifest, shipped = _system(args.dataset)
+    with torch.no_grad():
+        rows = bench_inference(sys_, [int(b) for b in args.batches.split(",")], args.tstar,
+                               args.snr_db, args.reps)
+    train = bench_unet_train(sys_)
+    if manifest is not None:
+        stages = manifest.get("extra", {}).get("stages", {})
+        train["measured_during_training_epoch_s"] = {
+            k: v.get("epoch_s") for k, v in stages.items() if isinstance(v, dict)
+            and v.get("epoch_s") is not None}
+    out = {"dataset": args.dataset, "threads": args.threads, "shipped_weights": shipped,
+           "n_feat": sys_.cfg.n_feat, "ddim_stride": sys_.cfg.ddim_stride,
+           "inference": rows, "training": train}
+    print(json.dumps(train, indent=2))
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(out, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

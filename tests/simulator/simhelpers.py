@@ -1,0 +1,37 @@
+"""Plain helpers shared by the simulator tests (imported by name: no package here)."""
+
+from __future__ import annotations
+
+import copy
+
+BASE = {
+    "name": "t",
+    "run": {"num_packets": 50, "seed": 7},
+    "link": {"carrier_hz": 2.4e9, "bandwidth_hz": 10.0e6, "tx_power_dbm": 10.0,
+             "noise_figure_db": 7.0},
+    "propagation": {"exponent": 3.0, "shadowing_std_db": 0.0},
+    "alice": {"mobility": {"kind": "static", "position_m": [0.0, 0.0]},
+              "traffic": {"kind": "periodic", "interval_s": 1.0e-3}},
+    "bob": {"mobility": {"kind": "static", "position_m": [40.0, 0.0]},
+            "channel": {"fading": "rayleigh", "coherence_s": 5.0e-3,
+                        "environment_doppler_hz": 10.0},
+            "estimator": {"kind": "pilot_ls", "num_pilots": 8, "feedback_delay_s": 2.5e-3}},
+    "eves": [
+        {"name": "eve0", "mobility": {"kind": "static", "position_m": [50.0, 20.0]}},
+        {"name": "eve1", "mobility": {"kind": "constant_velocity", "position_m": [0.0, 30.0],
+                                      "speed_mps": 1.5, "heading_deg": 0.0}},
+    ],
+    "codec": {"name": "reference", "device": "cpu"},
+    "source": {"kind": "synthetic", "options": {"image_size": 8}},
+}
+
+
+def merge(base: dict, patch: dict) -> dict:
+    """Deep-merge ``patch`` into a copy of ``base`` (dicts merge, everything else replaces)."""
+    out = copy.deepcopy(base)
+    for key, value in patch.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out

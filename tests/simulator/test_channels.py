@@ -1,0 +1,134 @@
+import math
+
+import numpy as np
+import pytest
+from scipy import special
+from simhelpers import BASE, merge
+
+from simulator.channels import (
+    AWGN,
+    ChannelConfig,
+    Nakagami,
+    Rayleigh,
+    Rician,
+    apply_one_tap,
+    ar1_coefficient,
+    doppler_hz,
+    pack_complex,
+    unpack_real,
+)
+from simulator.engine import ReceiverBank
+from simulator.errors import ScenarioError
+from simulator.mobility import Static
+from simulator.nodes import TrafficSchedule
+from simulator.scenario import parse_scenario
+
+N = 100_000
+
+
+@pytest.mark.parametrize("avg_db", [0.0, 10.0, 20.0])
+def test_rayleigh_outage_matches_closed_form(avg_db):
+    rng = np.random.default_rng(11)
+    g_avg = 10 ** (avg_db / 10)
+    snr = g_avg * np.abs(Rayleigh().sample_gain(rng, N)) ** 2
+    for th_db in (avg_db - 10, avg_db - 3, avg_db, avg_db + 3):
+        g_th = 10 ** (th_db / 10)
+        empirical = np.mean(snr < g_th)
+        assert abs(empirical - (1 - math.exp(-g_th / g_avg))) < 0.01
+
+
+@pytest.mark.parametrize("g_db", [0.0, 10.0, 20.0])
+def test_rayleigh_ergodic_capacity_matches_closed_form(g_db):
+    g = 10 ** (g_db / 10)
+    rng = np.random.default_rng(12)
+    cap = np.mean(np.log2(1 + g * np.abs(Rayleigh().sample_gain(rng, N)) ** 2))
+    closed = math.exp(1 / g) * special.exp1(1 / g) / math.log(2)
+    assert abs(cap / closed - 1) < 0.01
+
+
+@pytest.mark.parametrize("k", [0.0, 1.0, 5.0])
+def test_rician_mean_power_and_variance(k):
+    p = np.abs(Rician(k).sample_gain(np.random.default_rng(13), N)) ** 2
+    var = (1 + 2 * k) / (1 + k) ** 2
+    assert abs(p.mean() - 1) < 5 * math.sqrt(var / N)
+    assert abs(p.var() / var - 1) < 0.05
+
+
+@pytest.mark.parametrize("m", [0.5, 1.0, 2.5])
+def test_nakagami_mean_power_and_variance(m):
+    h = Nakagami(m).sample_gain(np.random.default_rng(14), N)
+    p = np.abs(h) ** 2
+    assert abs(p.mean() - 1) < 5 * math.sqrt(1 / (m * N))
+    assert abs(p.var() / (1 / m) - 1) < 0.05
+    # the amplitude is Nakagami-m: its CDF at the median of Gamma(m, 1/m) is 1/2
+    median = special.gammaincinv(m, 0.5) / m
+    assert abs(np.mean(p < median) - 0.5) < 0.01
+
+
+def test_awgn_is_unit_gain():
+    assert np.all(AWGN().sample_gain(np.random.default_rng(0), 10) == 1)
+    assert AWGN().power_variance() == 0.0
+
+
+def _bank_gains(doppler, block_s, num_packets, fading="rayleigh"):
+    """Bob's complex gains from the engine's receiver bank, one coherence block per packet."""
+    sc = parse_scenario(merge(BASE, {
+        "run": {"num_packets": num_packets},
+        "alice": {"traffic": {"interval_s": block_s}},
+        "bob": {"channel": {"fading": fading, "coherence_s": block_s,
+                            "environment_doppler_hz": doppler}},
+        "eves": []}))
+    schedule = TrafficSchedule(sc.alice.traffic, np.random.default_rng(0), num_packets, None)
+    bank = ReceiverBank(sc, 5, 0, alice_traj=Static().build(), schedule=schedule,
+                        lookahead=4096)
+    x = np.zeros(2)
+    return np.array([bank.observe(k, x).gain[0] for k in range(num_packets)])
+
+
+@pytest.mark.parametrize("doppler,block_s", [(10.0, 5e-3), (50.0, 5e-3), (100.0, 8e-3)])
+def test_ar1_lag1_autocorrelation_is_jakes(doppler, block_s):
+    h = _bank_gains(doppler, block_s, 20_000)
+    rho_hat = np.real(np.vdot(h[:-1], h[1:])) / np.real(np.vdot(h, h))
+    rho = special.j0(2 * math.pi * doppler * block_s)
+    assert abs(rho_hat - rho) < 0.03, (rho_hat, rho)
+    assert abs(np.mean(np.abs(h) ** 2) - 1) < 0.1
+
+
+def test_doppler_and_ar1_coefficient_formulas():
+    assert doppler_hz(30.0, 5.9e9) == pytest.approx(30.0 * 5.9e9 / 299_792_458.0)
+    assert ar1_coefficient(0.0, 1e-3) == 1.0
+    assert ar1_coefficient(100.0, 1e-3) == pytest.approx(special.j0(2 * math.pi * 0.1))
+
+
+def test_one_tap_equalised_noise_variance():
+    rng = np.random.default_rng(15)
+    f = 200_000
+    x = rng.standard_normal(f)
+    h = np.array([0.3 + 0.4j, 2.0 - 1.0j])
+    nv = np.array([0.1, 0.01])
+    y = apply_one_tap(x, h, nv, rng.standard_normal((2, f)))
+    noise = y - x
+    np.testing.assert_allclose(noise.var(axis=1), nv / np.abs(h) ** 2, rtol=0.02)
+    # and FadingModel.apply draws its own noise the same way
+    y2 = Rayleigh().apply(x, h, nv, rng)
+    np.testing.assert_allclose((y2 - x).var(axis=1), nv / np.abs(h) ** 2, rtol=0.02)
+
+
+def test_pack_unpack_round_trip_odd_length():
+    x = np.arange(7.0)
+    s = pack_complex(x)
+    assert s.shape == (4,) and s[0] == 0 + 1j and s[3] == 6 + 0j
+    np.testing.assert_array_equal(unpack_real(s, 7), x)
+
+
+@pytest.mark.parametrize("cfg,path", [
+    ({"fading": "rician", "k_factor": -1.0}, "k_factor"),
+    ({"fading": "rician"}, "k_factor"),
+    ({"fading": "nakagami", "m": 0.4}, "m"),
+    ({"fading": "rayleigh", "coherence_s": 0.0}, "coherence_s"),
+    ({"fading": "rayleigh", "m": 2.0}, "m"),
+])
+def test_channel_config_rejects_bad_values(cfg, path):
+    with pytest.raises(ScenarioError) as err:
+        ChannelConfig(**cfg)
+    assert err.value.path == path

@@ -1,0 +1,25 @@
+import dataclasses
+import re
+from pathlib import Path
+
+from simulator import mobility, scenario, sources
+from simulator.channels import ChannelConfig
+from simulator.codecs import reference
+from simulator.estimators import EstimatorConfig
+from simulator.link_budget import LinkConfig
+from simulator.pathloss import PropagationConfig
+
+DOC = (Path(__file__).resolve().parents[2] / "docs" / "scenarios.md").read_text()
+CONFIGS = [scenario.Scenario, scenario.RunConfig, scenario.TrafficConfig, scenario.AliceConfig,
+           scenario.ReceiverConfig, scenario.EveGenerator, scenario.PlacementConfig,
+           scenario.SecrecyConfig, scenario.CodecConfig, scenario.SourceConfig,
+           scenario.TraceConfig, LinkConfig, PropagationConfig, ChannelConfig,
+           EstimatorConfig, mobility.Static, mobility.ConstantVelocity, mobility.Waypoints,
+           mobility.RandomWaypoint, mobility.GaussMarkov, reference.Options, sources.Options]
+
+
+def test_every_scenario_key_is_documented():
+    documented = set(re.findall(r"`([a-z_0-9]+)`", DOC))
+    missing = {f"{c.__name__}.{f.name}" for c in CONFIGS for f in dataclasses.fields(c)
+               if f.name not in documented}
+    assert not missing

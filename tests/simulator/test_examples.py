@@ -1,0 +1,28 @@
+from pathlib import Path
+
+import pytest
+
+from simulator.engine import run_scenario
+from simulator.scenario import load_scenario
+from simulator.trace import read_traces
+
+SCENARIOS = sorted((Path(__file__).resolve().parents[2] / "scenarios").glob("*.yaml"))
+
+
+def test_required_examples_exist():
+    names = {p.stem for p in SCENARIOS}
+    assert {"default", "eves_walk_past", "vehicular", "many_eves"} <= names
+    assert len(load_scenario(SCENARIOS[0].parent / "many_eves.yaml").eves) >= 8
+    veh = load_scenario(SCENARIOS[0].parent / "vehicular.yaml")
+    assert veh.bob.mobility.speed_mps * veh.link.carrier_hz / 3e8 > 300  # high Doppler
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
+def test_example_validates_and_runs(path, tmp_path):
+    sc = load_scenario(path)
+    res = run_scenario(sc, tmp_path / sc.name)
+    df = read_traces(tmp_path / sc.name)
+    n_rx = 1 + len(sc.eves)
+    assert res.num_rows == len(df) == res.num_packets * n_rx > 0
+    assert df.snr_true_db.notna().all() and df.m_psnr_db.notna().all()
+    assert set(res.received.values()) == {res.num_packets}
