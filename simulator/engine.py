@@ -45,7 +45,6 @@ __all__ = [
     "Observation",
     "ReceiverBank",
     "RunResult",
-    "PHYSICS_COLUMNS",
     "new_run_id",
     "run_replicas",
     "run_scenario",
@@ -66,18 +65,12 @@ def _groups(objs: list) -> list[tuple[object, np.ndarray | slice]]:
     return [(o, np.asarray(idx)) for o, idx in out.items()]
 
 
-#: per-receiver trace columns the bank computes, in the order of ``docs/traces.md``
-PHYSICS_COLUMNS = ("rx_x_m", "rx_y_m", "distance_m", "relative_speed_mps", "doppler_hz",
-                   "path_loss_db", "shadowing_db", "mean_snr_db", "fading_gain",
-                   "snr_true_db", "snr_rx_est_db", "capacity_bps_hz",
-                   "secrecy_capacity_bps_hz", "secrecy_outage")
-
-
 @dataclass
 class Observation:
-    """What the R receivers see of packet k: ``rows`` maps each of
-    :data:`PHYSICS_COLUMNS` to an array (R,); ``gain`` (R,) complex h; ``noise_var`` (R,)
-    per real dimension (1 / mean SNR); ``received`` (R, F) equalised reals."""
+    """What the R receivers see of packet k: ``rows`` maps per-receiver trace columns
+    (positions, path loss, shadowing, fading, SNRs, capacities; see docs/traces.md) to
+    arrays (R,); ``gain`` (R,) complex h; ``noise_var`` (R,) per real dimension
+    (1 / mean SNR); ``received`` (R, F) equalised reals."""
 
     time_s: float
     tx_state: np.ndarray  # (4,) Alice x_m, y_m, vx_mps, vy_mps

@@ -62,7 +62,8 @@ class TrafficSchedule:
             new = t.start_s + t.interval_s * np.arange(n, n + self.chunk, dtype=float)
         else:
             last = self._t[-1] if n else t.start_s
-            new = last + np.cumsum(self.rng.exponential(t.interval_s, self.chunk))
+            gaps = self.rng.exponential(t.interval_s, self.chunk)
+            new = np.cumsum(np.concatenate([[last], gaps]))[1:]  # sequential: chunk-free
         if self.num_packets is not None and n + len(new) >= self.num_packets:
             new, self._done = new[:self.num_packets - n], True
         if self.duration_s is not None and new.size and new[-1] > self.duration_s:

@@ -32,7 +32,6 @@ from simulator.mobility import (
     MobilityConfig,
     RandomWaypoint,
     Static,
-    Waypoints,
 )
 from simulator.pathloss import PropagationConfig
 from simulator.sources import SOURCES
@@ -269,9 +268,6 @@ class Scenario:
 
 
 # ---------------------------------------------------------------------------- parsing
-
-_KIND_UNION = (Static, ConstantVelocity, Waypoints, RandomWaypoint, GaussMarkov)
-
 
 def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key

@@ -29,7 +29,7 @@ def db_to_lin(x_db):
 def lin_to_db(x_lin):
     """Linear power ratio -> dB: 10*log10(x). Zero maps to -inf (no warning)."""
     x = np.asarray(x_lin, dtype=float)
-    if x.size and x.min() > 0:  # fast path: np.errstate costs more than the log here
+    if x.ndim and x.size and np.minimum.reduce(x, axis=None) > 0:  # skip np.errstate
         return 10.0 * np.log10(x)
     with np.errstate(divide="ignore", invalid="ignore"):
         return 10.0 * np.log10(x)

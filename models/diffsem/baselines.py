@@ -64,7 +64,8 @@ class IBAL(nn.Module):
         return power_normalize(self.tx(x))
 
     def classify(self, y: Tensor, snr_db: Tensor) -> Tensor:
-        return self.clf(torch.cat([y.flatten(1), (snr_db / 25.0).view(-1, 1).to(y.dtype)], 1))
+        snr = (snr_db / 25.0).view(-1, 1).to(y.device, y.dtype)
+        return self.clf(torch.cat([y.flatten(1), snr], 1))
 
     def decode_aux(self, y: Tensor) -> Tensor:
         return ((self.aux(y.flatten(1)) + 1.0) / 2.0).view(-1, *self.shape)

@@ -16,12 +16,16 @@ def add_train_commands(train_subparsers) -> argparse.ArgumentParser:
         "diffsem", help="train DiffSem / E-DiffSem (Alg. 1 + 2), adversaries, baselines")
     p.add_argument("--dataset", choices=DATASETS, default="mnist")
     p.add_argument("--preset", default="cpu", help="cpu (shipped), paper (GPU size), tiny")
-    p.add_argument("--device", default="cpu", help="torch device (cpu; cuda when available)")
+    p.add_argument("--device", default="auto", help="auto (cuda if available) | cpu | cuda")
+    p.add_argument("--epochs", type=int, default=None, help="U-Net epochs (the main cost)")
+    p.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
+                   help="reuse finished stages and epoch checkpoints (default)")
     p.add_argument("--stage", action="append", default=None,
                    help="run only these stages (repeatable): pair unet finetune adversary "
                         "ibal judge ship; finished stages are always reused")
     p.add_argument("--work-dir", default=None, help="epoch checkpoints (default runs/...)")
-    p.add_argument("--checkpoint-dir", default=None, help="default models/checkpoints")
+    p.add_argument("--out", "--checkpoint-dir", dest="checkpoint_dir", default=None,
+                   help="where the shipped checkpoint goes (default models/checkpoints)")
     p.add_argument("--data-dir", default=None)
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--threads", type=int, default=None, help="torch threads (0: default)")
@@ -39,21 +43,37 @@ def add_eval_commands(eval_subparsers) -> argparse.ArgumentParser:
     p.add_argument("--snr-db", type=float, default=15.0)
     p.add_argument("--checkpoint-dir", default=None)
     p.add_argument("--data-dir", default=None)
-    p.add_argument("--out", default=None, help="output folder (default results/diffsem-<ds>)")
+    p.add_argument("--out", default=None,
+                   help="output folder (default results/eval/diffsem-<dataset>)")
     p.add_argument("--n-test", type=int, default=2000, help="test images (first N)")
     p.add_argument("--tstars", default="0,20,40,60,90,120,150,180,210,240,270,300,350,400")
     p.add_argument("--fig8-snrs", default="5,10,15,20,25", help="channel SNRs for Fig. 8")
     p.add_argument("--fig8-tstars", default="0,60,120,180,240,300,400")
     p.add_argument("--guidance-w", type=float, default=None, help="override Eq. 18 weight")
-    p.add_argument("--parts", default="tstar,fig5,fig8", help="subset of tstar,fig5,fig8")
+    p.add_argument("--parts", default="tstar,fig5,fig8",
+                   help="subset of tstar,fig5,fig8,levers (levers: E-DiffSem w / relabeller)")
+    p.add_argument("--levers-w", default="0,1,3", help="guidance weights for --parts levers")
     p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="auto", help="auto (cuda if available) | cpu | cuda")
     p.add_argument("--seed", type=int, default=1234)
     p.set_defaults(func=_run_eval)
     return p
 
 
+def resolve_device(name: str) -> str:
+    """``auto`` -> ``cuda`` when available, else ``cpu``."""
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise SystemExit(f"--device {name}: CUDA is not available on this machine")
+    return name
+
+
 def _run_train(args) -> int:
+    import shutil
+
     import torch
 
     from models.checkpoint import CHECKPOINT_DIR
@@ -61,13 +81,13 @@ def _run_train(args) -> int:
     from .config import make_config
     from .training import train_diffsem
 
-    if args.device != "cpu":
-        print(f"note: training runs on the CPU in this version (asked for {args.device})",
-              file=sys.stderr)
+    device = resolve_device(args.device)
     cfg = make_config(args.dataset, args.preset, seed=args.seed, threads=args.threads,
-                      unet_epochs=args.unet_epochs, n_feat=args.n_feat,
+                      unet_epochs=args.unet_epochs or args.epochs, n_feat=args.n_feat,
                       guidance_w=args.guidance_w)
     work = Path(args.work_dir or f"runs/diffsem-{args.dataset}-{args.preset}")
+    if not args.resume and work.exists():
+        shutil.rmtree(work)
     ck = Path(args.checkpoint_dir) if args.checkpoint_dir else CHECKPOINT_DIR
     log_path = work / "train.log"
     work.mkdir(parents=True, exist_ok=True)
@@ -77,10 +97,10 @@ def _run_train(args) -> int:
         with open(log_path, "a") as fh:
             fh.write(msg + "\n")
 
-    log(f"torch {torch.__version__} threads {cfg.threads or torch.get_num_threads()} "
-        f"config {cfg.to_dict()}")
+    log(f"torch {torch.__version__} device {device} threads "
+        f"{cfg.threads or torch.get_num_threads()} config {cfg.to_dict()}")
     out = train_diffsem(cfg, work, ck, tuple(args.stage) if args.stage else None,
-                        args.data_dir, log)
+                        args.data_dir, log, device=device)
     if out is not None:
         log(f"wrote {out}")
     return 0

@@ -93,6 +93,38 @@ def eval_tstar(b: LoadedDiffSem, x, lab, snr_db: float, tstars, seed: int = 0,
 
 
 @torch.no_grad()
+def eval_levers(b: LoadedDiffSem, x, lab, snr_db: float, tstars, ws, seed: int = 0,
+                log=print) -> list[dict]:
+    """E-DiffSem levers on the same received packets: Eq. 18 guidance weight ``w`` and the
+    relabelling classifier (Alg. 2 on guided outputs ``clf_e`` vs on DiffSem outputs)."""
+    sys_ = b.system
+    rows = []
+    x0 = sys_.encoder(x)
+    n = len(x)
+    for ts in tstars:
+        g = torch.Generator().manual_seed(seed + int(ts))
+        t = torch.full((n,), int(ts), dtype=torch.long)
+        s = torch.full((n,), float(snr_db))
+        yb, _, _ = link_pair(sys_, x0, t, s, s, g)
+        base = {"snr_db": snr_db, "tstar": int(ts), "n": n}
+        for m in ("classifier", "diffsem"):
+            rows.append({**base, "variant": m, "w": None,
+                         "accuracy": _acc(sys_.receive(yb, t, s, method=m, rescaled=True), lab)})
+        clf_e = sys_.clf_e
+        for relabel in ("clf_e", "clf_diff"):
+            sys_.clf_e = clf_e if relabel == "clf_e" else sys_.clf_diff
+            for w in ws:
+                r = sys_.receive_ediffsem(yb, t, s, rescaled=True, w=float(w))
+                rows.append({**base, "variant": f"ediffsem[{relabel}]", "w": float(w),
+                             "accuracy": _acc(r.logits, lab),
+                             "iterations": float(r.iterations.float().mean())})
+        sys_.clf_e = clf_e
+        log(" | ".join(f"{r['variant']} w={r['w']}: {r['accuracy']:.4f}" for r in rows
+                       if r["tstar"] == int(ts)))
+    return rows
+
+
+@torch.no_grad()
 def eval_ibal(b: LoadedDiffSem, x, lab, snrs, seed: int = 0, log=print,
               tstar_equiv=None) -> list[dict]:
     """IBAL / IBAL-D Bob and (fresh MLP) attacker at each SNR. ``tstar_equiv`` labels each
@@ -278,14 +310,17 @@ def run_eval(args) -> dict:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    b = load_diffsem(args.dataset, args.checkpoint_dir, device="cpu")
+    from .cli import resolve_device
+
+    device = resolve_device(args.device)
+    b = load_diffsem(args.dataset, args.checkpoint_dir, device=device)
     if args.guidance_w is not None:
         b.system.cfg = dataclasses.replace(b.system.cfg, guidance_w=args.guidance_w)
-    out = Path(args.out or f"results/diffsem-{args.dataset}")
+    out = Path(args.out or f"results/eval/diffsem-{args.dataset}")
     out.mkdir(parents=True, exist_ok=True)
     test = load_dataset(args.dataset, "test", args.data_dir)
     n = min(args.n_test, len(test))
-    x, lab = test.images[:n], test.labels[:n]
+    x, lab = test.images[:n].to(device), test.labels[:n].to(device)
     parts = set(args.parts.split(","))
     tstars = [int(v) for v in args.tstars.split(",")]
     print(f"eval {args.dataset}: {n} test images, SNR {args.snr_db} dB, guidance w "
@@ -303,6 +338,12 @@ def run_eval(args) -> dict:
         if len(ib):
             ib.insert(0, "dataset", args.dataset)
             _save(ib, out / "ibal")
+    if "levers" in parts:
+        lv = pd.DataFrame(eval_levers(b, x, lab, args.snr_db, tstars,
+                                      [float(v) for v in args.levers_w.split(",")],
+                                      seed=args.seed))
+        lv.insert(0, "dataset", args.dataset)
+        _save(lv, out / "levers")
     if "fig8" in parts:
         n8 = min(n, 500)
         f8 = pd.DataFrame(eval_fig8(b, x[:n8], lab[:n8],

@@ -83,7 +83,7 @@ class MnistReceiverClassifier(nn.Module):
                                  nn.Linear(hidden, n_classes))
 
     def forward(self, x0_hat: Tensor, y: Tensor, t: Tensor) -> Tensor:
-        tt = (t.float() / self.T).view(-1, 1).to(y.dtype)
+        tt = (t.float() / self.T).view(-1, 1).to(y.device, y.dtype)
         return self.net(torch.cat([x0_hat.flatten(1), y.flatten(1), tt], 1))
 
 
@@ -101,7 +101,8 @@ class CifarReceiverClassifier(nn.Module):
         )
 
     def forward(self, x0_hat: Tensor, y: Tensor, t: Tensor) -> Tensor:
-        tt = (t.float() / self.T).view(-1, 1, 1, 1).to(y.dtype).expand(-1, 1, *y.shape[2:])
+        tt = (t.float() / self.T).view(-1, 1, 1, 1).to(y.device, y.dtype)
+        tt = tt.expand(-1, 1, *y.shape[2:])
         return self.net(torch.cat([x0_hat, y, tt], 1))
 
 
@@ -176,8 +177,9 @@ class ConvAdversary(nn.Module):
 
     def forward(self, y: Tensor, t: Tensor | None = None) -> Tensor:
         if t is None:
-            t = torch.zeros(y.shape[0], device=y.device)
-        tt = (t.float() / self.T).view(-1, 1, 1, 1).to(y.dtype).expand(-1, 1, *y.shape[2:])
+            t = torch.zeros(y.shape[0])
+        tt = (t.float() / self.T).view(-1, 1, 1, 1).to(y.device, y.dtype)
+        tt = tt.expand(-1, 1, *y.shape[2:])
         out = self.net(torch.cat([y, tt], 1))
         if out.shape[-1] != self.size:
             out = F.interpolate(out, size=(self.size, self.size), mode="bilinear",
@@ -272,7 +274,7 @@ class ContextUNet(nn.Module):
         d1 = self.down1(x0)
         d2 = self.down2(d1)
         h = self.to_vec(d2)
-        tt = (t.float() / self.T).view(-1, 1).to(x.dtype)
+        tt = (t.float() / self.T).view(-1, 1).to(x.device, x.dtype)
         temb1, temb2 = self.timeembed1(tt), self.timeembed2(tt)
         if self.conditional:
             if c is None:

@@ -83,7 +83,7 @@ class DiffSemSystem(nn.Module):
         Bob's fed-back SNR estimate) and P_s.
         """
         x0 = self.encoder(images)
-        hdr = self.header(tstar.to(x0.device), snr_est_db.to(x0.device))
+        hdr = self.header(tstar.cpu(), snr_est_db.cpu())
         s = self_noise(x0, hdr["tstar"], hdr["tprime"], self.schedule, generator)
         p = hdr["power"].to(x0.device, x0.dtype).view(-1, 1, 1, 1)
         return s / p.sqrt(), hdr
@@ -103,7 +103,8 @@ class DiffSemSystem(nn.Module):
         """Training/eval shortcut: self-noise + AWGN, returned at Bob's scaling (noise var
         ``P_s/SNR``). ``snr_est_db`` (default: the true SNR) drives Alice's t'."""
         est = snr_db if snr_est_db is None else snr_est_db
-        tprime = select_tprime(tstar, est, self.schedule).to(x0.device)
+        tstar = torch.as_tensor(tstar).cpu()
+        tprime = select_tprime(tstar, torch.as_tensor(est).cpu(), self.schedule)
         s = self_noise(x0, tstar, tprime, self.schedule, generator)
         p = transmit_power(tstar, tprime, self.schedule).to(x0.device, x0.dtype)
         return awgn(s, snr_db, signal_power=p, generator=generator)

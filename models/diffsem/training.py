@@ -68,6 +68,13 @@ class DataSplits:
         self.test = test if not cfg.max_train else test.subset(torch.arange(min(len(test), 200)))
         self.sha256 = dataset_sha256(cfg.dataset, data_dir)
 
+    def to(self, device) -> DataSplits:
+        for k in ("pair", "val", "adv", "test"):
+            s = getattr(self, k)
+            setattr(self, k, type(s)(s.images.to(device), s.labels.to(device), s.name,
+                                     s.num_classes))
+        return self
+
 
 def load_splits(cfg: DiffSemConfig, data_dir=None) -> DataSplits:
     return DataSplits(cfg, data_dir)
@@ -237,17 +244,17 @@ def stage_unet(sys_: DiffSemSystem, d: DataSplits, cfg, work_dir, log) -> dict:
     Y, VY = d.pair.labels, d.val.labels
     gv = torch.Generator().manual_seed(cfg.seed + 7)
     vt = torch.randint(0, cfg.T, (len(V0),), generator=gv)
-    veps = torch.randn(V0.shape, generator=gv)
+    veps = torch.randn(V0.shape, generator=gv).to(V0.device)
     vmask = torch.rand(len(V0), generator=gv) < cfg.context_drop
 
     def ctx(labels, mask):
         c = F.one_hot(labels, 10).float()
-        return c * (~mask).float().unsqueeze(1)
+        return c * (~mask).float().unsqueeze(1).to(c.device)
 
     def loss_fn(idx, g):
         x0 = X0[idx]
         t = torch.randint(0, cfg.T, (len(idx),), generator=g)
-        eps = torch.randn(x0.shape, generator=g)
+        eps = torch.randn(x0.shape, generator=g).to(x0.device)
         mask = torch.rand(len(idx), generator=g) < cfg.context_drop
         return F.mse_loss(unet(sch.q_sample(x0, t, eps), t, ctx(Y[idx], mask)), eps)
 
@@ -286,6 +293,8 @@ def stage_finetune(sys_: DiffSemSystem, d: DataSplits, cfg, work_dir, log) -> di
                 "gen_s": time.time() - t0}
         save_training_state(cache, data)
         log(f"[finetune] generated {n} DDIM samples in {data['gen_s']:.0f}s")
+    dev = next(sys_.parameters()).device
+    data = {k: (v.to(dev) if torch.is_tensor(v) and k != "t" else v) for k, v in data.items()}
     y, t, lab = data["y"], data["t"], data["labels"]
     n = len(y)
     nv = max(1, n // 10)
@@ -371,7 +380,8 @@ def stage_ibal(mods: dict[str, nn.Module], d: DataSplits, cfg, work_dir, log) ->
             dec_opt.step()
             rec = (m.decode_aux(y) - x).pow(2).flatten(1).mean(1)
             ce = F.cross_entropy(m.classify(y, s), Y[idx], reduction="none")
-            return (ce - ibal_lambda(lam, s, dyn, cfg.snr_train_db) * rec).mean()
+            lam_s = ibal_lambda(lam, s, dyn, cfg.snr_train_db).to(rec.device)
+            return (ce - lam_s * rec).mean()
 
         def val_fn(m=m):
             g = torch.Generator().manual_seed(cfg.seed + 23)
@@ -485,9 +495,9 @@ def checkpoint_names(dataset: str) -> tuple[str, str]:
 
 def train_diffsem(cfg: DiffSemConfig, work_dir: str | Path, checkpoint_dir: str | Path,
                   stages: tuple[str, ...] | None = None, data_dir=None,
-                  log: Callable[[str], None] = print) -> Path | None:
+                  log: Callable[[str], None] = print, device: str = "cpu") -> Path | None:
     """Run the stages (default all) in order, skipping finished ones; returns the manifest
-    path when ``ship`` ran."""
+    path when ``ship`` ran. Random draws use seeded CPU generators on every device."""
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
@@ -498,11 +508,11 @@ def train_diffsem(cfg: DiffSemConfig, work_dir: str | Path, checkpoint_dir: str 
     for st in stages:
         if st not in STAGES:
             raise ValueError(f"unknown stage {st!r}; choose from {STAGES}")
-    d = load_splits(cfg, data_dir)
+    d = load_splits(cfg, data_dir).to(device)
     log(f"data {cfg.dataset}: pair {len(d.pair)} val {len(d.val)} adversary {len(d.adv)} "
         f"test {len(d.test)}")
-    sys_ = DiffSemSystem(cfg)
-    mods = build_ibal_models(cfg)
+    sys_ = DiffSemSystem(cfg).to(device)
+    mods = {k: m.to(device) for k, m in build_ibal_models(cfg).items()}
     infos: dict = {}
     t_all = time.time()
     for st in STAGES:

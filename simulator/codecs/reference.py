@@ -44,14 +44,13 @@ class ReferenceCodec:
         self.device = "cpu"
 
     def encode(self, sources: Mapping[str, np.ndarray], snr_est_db: np.ndarray) -> Transmission:
-        image = np.asarray(sources["images"], dtype=np.float64)[0]
-        flat = image.reshape(-1)
-        mean = float(flat.mean())
+        flat = np.asarray(sources["images"], dtype=np.float64)[0].reshape(-1)
+        mean = float(np.add.reduce(flat)) / flat.size
         centred = flat - mean
         scale = float(np.sqrt(np.dot(centred, centred) / centred.size)) or 1.0
-        return Transmission(symbols=centred / scale,
-                            header={"mean": mean, "scale": scale},
-                            truth={"image": flat, "features": centred / scale})
+        features = centred / scale
+        return Transmission(symbols=features, header={"mean": mean, "scale": scale},
+                            truth={"image": flat, "features": features})
 
     def decode(self, tx: Transmission, received: np.ndarray, snr_est_db: np.ndarray,
                roles: Sequence[str]) -> dict[str, np.ndarray]:
@@ -63,9 +62,10 @@ class ReferenceCodec:
         n = received.shape[1]
         err = feats - tx.truth["features"]
         feature_mse = np.einsum("rf,rf->r", err, err) / n
-        image = feats * tx.header["scale"] + tx.header["mean"]
+        image = feats * tx.header["scale"]
+        image += tx.header["mean"]
         if self.options.clip:
-            np.clip(image, 0.0, 1.0, out=image)
+            np.minimum(np.maximum(image, 0.0, out=image), 1.0, out=image)
         image -= tx.truth["image"]
         mse = np.einsum("rf,rf->r", image, image) / n
         return {"mse": mse, "psnr_db": -lin_to_db(mse), "feature_mse": feature_mse}

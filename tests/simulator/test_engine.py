@@ -182,3 +182,9 @@ def test_duration_and_poisson_traffic(make_scenario, tmp_path):
     gaps = np.diff(np.concatenate([[0.0], df.time_s.to_numpy()]))
     assert abs(gaps.mean() / 2e-3 - 1) < 0.05
     assert abs(gaps.std() / gaps.mean() - 1) < 0.05  # exponential: CV = 1
+
+
+def test_progress_callback_counts_every_packet(make_scenario, tmp_path):
+    ticks = []
+    res = run_scenario(make_scenario(run={"num_packets": 250}), tmp_path, progress=ticks.append)
+    assert sum(ticks) == res.num_packets == 250 and ticks[0] == 100
