@@ -423,6 +423,12 @@ def load_stego(
     jscc = load_jscc(s.jscc, d, "cpu")
     name = name or stego_checkpoint_name(setting, lambda3)
     man = read_manifest(d, name)
+    want = man["config"].get("jscc_sha256")
+    if want is not None and want != read_manifest(d, s.jscc)["sha256"]:
+        raise CheckpointError(
+            f"checkpoint {name!r} was trained on another {s.jscc!r} codec (sha256 {want}); "
+            f"retrain it: semsim train stego --setting {setting}"
+        )
     inn = INN(INNConfig(**man["config"]["inn"]))
     bob = JSCCDecoder(jscc.cfg)
     load_checkpoint(d, name, {"inn": inn, "bob_decoder": bob})

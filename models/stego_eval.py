@@ -24,7 +24,14 @@ import torch
 from models.data import load_dataset
 from models.jscc import apply_channel, complex_to_real, real_to_complex
 from models.metrics import ms_ssim, psnr, ssim
-from models.stego import SETTINGS, StegoSetting, StegoSystem, draw_pairs, load_stego
+from models.stego import (
+    SETTINGS,
+    StegoSetting,
+    StegoSystem,
+    draw_pairs,
+    load_stego,
+    stego_checkpoint_name,
+)
 
 __all__ = ["collect", "evaluate_link", "format_table", "run_eval", "save_grid", "score"]
 
@@ -213,7 +220,8 @@ def run_eval(
 ) -> dict:
     """Evaluate shipped checkpoints; writes metrics JSON, a Markdown table and figures.
 
-    ``names``: explicit stego checkpoint names (override ``lambda3s``). Returns the report.
+    ``names``: explicit stego checkpoint names (override ``lambda3s``); each is reported
+    under its name less the ``stego-<setting>-`` prefix. Returns the report.
     """
     s = SETTINGS[setting]
     out = Path(out_dir)
@@ -221,12 +229,11 @@ def run_eval(
     figs = Path(figure_dir) if figure_dir is not None else out
     report: dict = {"setting": setting, "snr_db": snr_db, "channel": channel, "runs": {}}
     tables = []
-    keys = names or tuple(f"lam3-{v:g}" for v in lambda3s)
-    for key in keys:
-        if names:
-            system = load_stego(setting, checkpoint_dir, device, name=key)
-        else:
-            system = load_stego(setting, checkpoint_dir, device, lambda3=float(key[5:]))
+    sfx = "" if channel == "awgn" else f"-{channel}"
+    ckpts = names or tuple(stego_checkpoint_name(setting, v) for v in lambda3s)
+    for name in ckpts:
+        key = name.removeprefix(f"stego-{setting}-")
+        system = load_stego(setting, checkpoint_dir, device, name=name)
         metrics = evaluate_link(
             system, s, snr_db, num_pairs, eve_snr_db, channel, data_dir, seed
         )
@@ -246,13 +253,13 @@ def run_eval(
             cols["Eve MIA"] = rec["eve_mia"]
         cols["Eve naive, plain"] = rec["plain_eve_naive"]
         grid = save_grid(
-            figs / f"stego-{setting}-{key}-grid.png", cols,
+            figs / f"stego-{setting}-{key}{sfx}-grid.png", cols,
             title=f"{setting}, {key}, {channel} {snr_db:g} dB",
         )
         report["runs"][key]["grid"] = str(grid)
-    _plot_sweep(report, figs / f"stego-{setting}-bob-vs-snr.png")
-    (out / f"stego-{setting}.json").write_text(json.dumps(report, indent=2) + "\n")
-    (out / f"stego-{setting}.md").write_text("\n".join(tables))
+    _plot_sweep(report, figs / f"stego-{setting}-bob-vs-snr{sfx}.png")
+    (out / f"stego-{setting}{sfx}.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out / f"stego-{setting}{sfx}.md").write_text("\n".join(tables))
     print("\n".join(tables))
     return report
 

@@ -24,6 +24,7 @@ from torch import nn
 from models.checkpoint import (
     CHECKPOINT_DIR,
     load_training_state,
+    read_manifest,
     save_checkpoint,
     save_training_state,
 )
@@ -367,6 +368,7 @@ def train_stego(
         name,
         {"inn": inn_sd, "bob_decoder": bob_sd},
         config={"inn": inn_cfg.to_dict(), "lambdas": lam.to_dict(), "jscc": s.jscc,
+                "jscc_sha256": read_manifest(checkpoint_dir or CHECKPOINT_DIR, s.jscc)["sha256"],
                 "weights_dtype": "float16", **asdict(cfg)},
         metrics=metrics,
         seed=cfg.seed,

@@ -156,7 +156,8 @@ class MLPAdversary(nn.Module):
 
 
 class ConvAdversary(nn.Module):
-    """Stronger inversion net: sees y and the (public) step t*, upsamples 8 -> H.
+    """Stronger inversion net: sees y and the (public) step t*, upsamples 8 -> H; output
+    clamped to [0, 1] with a straight-through gradient.
 
     Table II adversary shape: Conv+Tanh 8x8, 2 x (ConvTranspose + Residual), Conv to image.
     """
@@ -184,7 +185,9 @@ class ConvAdversary(nn.Module):
         if out.shape[-1] != self.size:
             out = F.interpolate(out, size=(self.size, self.size), mode="bilinear",
                                 align_corners=False)
-        return torch.sigmoid(out)
+        # straight-through clamp to [0, 1]: a sigmoid output saturated at 0 on sparse MNIST
+        # (all-black reconstructions, zero gradient); this keeps the gradient alive.
+        return out + (out.clamp(0.0, 1.0) - out).detach()
 
 
 # ---------------------------------------------------------------- context U-Net (Table III)

@@ -337,8 +337,10 @@ def stage_adversary(sys_: DiffSemSystem, d: DataSplits, cfg, work_dir, log) -> d
         return F.mse_loss(sys_.adv_mlp(y, t), x) + F.mse_loss(sys_.adv_conv(y, t), x)
 
     def val_fn():
-        return (F.mse_loss(sys_.adv_mlp(vy, vt), vx) + F.mse_loss(sys_.adv_conv(vy, vt), vx)
-                ).item()
+        m = F.mse_loss(sys_.adv_mlp(vy, vt), vx).item()
+        c = F.mse_loss(sys_.adv_conv(vy, vt), vx).item()
+        log(f"[adversary] val mse mlp {m:.4f} conv {c:.4f}")
+        return m + c
 
     return _fit("adversary", {"adv_mlp": sys_.adv_mlp, "adv_conv": sys_.adv_conv}, loss_fn,
                 val_fn, len(X), cfg.adv_epochs, cfg, work_dir, log)

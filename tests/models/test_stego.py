@@ -210,3 +210,28 @@ def test_load_stego_round_trip(tmp_path, monkeypatch):
     assert real_to_complex(jscc.encoder(xp)).shape == (3, TINY_JSCC.k)
     with pytest.raises(KeyError):
         load_stego("no-such-setting", tmp_path)
+
+
+def test_cli_registers_commands_without_importing_torch():
+    import argparse
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from models import stego_cli; "
+        "assert 'torch' not in sys.modules, 'stego_cli imported torch'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+    from models import stego_cli
+
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="cmd")
+    stego_cli.add_train_commands(sub.add_parser("train").add_subparsers(dest="family"))
+    stego_cli.add_eval_commands(sub.add_parser("eval").add_subparsers(dest="family"))
+    for argv in (["train", "jscc"], ["train", "stego", "--lambda3", "4"], ["train", "stego-mia"],
+                 ["eval", "stego", "--lambda3", "2", "4"]):
+        args = parser.parse_args(argv)
+        assert callable(args.func)
+    assert parser.parse_args(["train", "stego", "--lambda3", "4"]).lambda3 == 4.0
+    with pytest.raises(SystemExit):
+        parser.parse_args(["train", "stego", "--lambda3", "3"])
