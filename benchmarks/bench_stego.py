@@ -54,8 +54,10 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     system, source = _system(args.setting)
     c = system.jscc.cfg
-    print(f"setting {args.setting} ({source}); image {c.channels}x{c.image_size}x{c.image_size}, "
-          f"k = {c.k} complex symbols; torch threads {args.threads}")
+    print(
+        f"setting {args.setting} ({source}); image {c.channels}x{c.image_size}x{c.image_size}, "
+        f"k = {c.k} complex symbols; torch threads {args.threads}"
+    )
     print(f"{'batch':>6} {'op':>8} {'ms/call':>10} {'us/packet':>10}")
     rows = []
     gen = torch.Generator().manual_seed(0)
@@ -73,13 +75,17 @@ def main() -> None:
         repeats = 50 if b == 1 else 20 if b == 64 else 5
         for name, fn in ops.items():
             sec = _time(fn, repeats)
-            rows.append({"batch": b, "op": name, "ms_per_call": sec * 1e3,
-                         "us_per_packet": sec * 1e6 / b})
+            rows.append(
+                {"batch": b, "op": name, "ms_per_call": sec * 1e3, "us_per_packet": sec * 1e6 / b}
+            )
             print(f"{b:>6} {name:>8} {sec * 1e3:>10.3f} {sec * 1e6 / b:>10.1f}")
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump({"setting": args.setting, "source": source, "threads": args.threads,
-                       "rows": rows}, fh, indent=2)
+            json.dump(
+                {"setting": args.setting, "source": source, "threads": args.threads, "rows": rows},
+                fh,
+                indent=2,
+            )
 
 
 if __name__ == "__main__":

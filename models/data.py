@@ -227,7 +227,9 @@ def load_dataset(
         images = _read_idx(paths[f"{prefix}-images-idx3-ubyte.gz"])[:, None, :, :]
         labels = _read_idx(paths[f"{prefix}-labels-idx1-ubyte.gz"])
     if images.shape[0] != labels.shape[0]:
-        raise DatasetError(f"dataset {name!r}: {images.shape[0]} images but {labels.shape[0]} labels")
+        raise DatasetError(
+            f"dataset {name!r}: {images.shape[0]} images but {labels.shape[0]} labels"
+        )
     x = torch.from_numpy(images.astype(np.float32) / 255.0)
     y = torch.from_numpy(labels.astype(np.int64))
     return ImageSet(x, y, name)

@@ -34,7 +34,9 @@ def accuracy(logits_or_pred: torch.Tensor, labels: torch.Tensor) -> float:
 
 def _check_pair(x: torch.Tensor, y: torch.Tensor) -> None:
     if x.shape != y.shape or x.dim() != 4:
-        raise ValueError(f"expected two (N, C, H, W) tensors of one shape, got {x.shape}, {y.shape}")
+        raise ValueError(
+            f"expected two (N, C, H, W) tensors of one shape, got {x.shape}, {y.shape}"
+        )
 
 
 def mse(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

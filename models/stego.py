@@ -66,16 +66,29 @@ class StegoSetting:
     host: str  # dataset of the host images
     jscc: str  # checkpoint name of the shared DeepJSCC codec
     mia: str  # checkpoint name of Eve's inversion network
+    default: str | None = None  # stego checkpoint load_stego picks (None: lambda3 = 2 name)
 
 
 SETTINGS: dict[str, StegoSetting] = {
     s.name: s
     for s in (
-        StegoSetting("mnist-in-fashion", "mnist", "fashion", "jscc-gray28", "stego-mia-gray28"),
+        StegoSetting(
+            "mnist-in-fashion",
+            "mnist",
+            "fashion",
+            "jscc-gray28",
+            "stego-mia-gray28",
+            default="stego-mnist-in-fashion-lam3-4-lam1-0.2",  # tuned: see reproduction_stego
+        ),
         StegoSetting("fashion", "fashion", "fashion", "jscc-gray28", "stego-mia-gray28"),
         StegoSetting("mnist", "mnist", "mnist", "jscc-gray28", "stego-mia-gray28"),
         StegoSetting(
-            "cifar10", "cifar10-partial", "cifar10-partial", "jscc-cifar10", "stego-mia-cifar10"
+            "cifar10",
+            "cifar10-partial",
+            "cifar10-partial",
+            "jscc-cifar10",
+            "stego-mia-cifar10",
+            default="stego-cifar10-lam3-2-lam1-0.05",
         ),
     )
 }
@@ -299,8 +312,16 @@ def stego_step(
     zp_hat, zh_hat = inn.inverse(l_hat, received)
     xp_hat = bob_decoder(zp_hat)
     out = stego_losses(
-        lam, zc=zc, zh=zh, l=l, l_hat=l_hat, zp=zp, zp_hat=zp_hat, zh_hat=zh_hat,
-        xp=xp, xp_hat=xp_hat,
+        lam,
+        zc=zc,
+        zh=zh,
+        l=l,
+        l_hat=l_hat,
+        zp=zp,
+        zp_hat=zp_hat,
+        zh_hat=zh_hat,
+        xp=xp,
+        xp_hat=xp_hat,
     )
     out["xp_hat"] = xp_hat.detach()
     return out
@@ -404,15 +425,16 @@ def load_stego(
     setting: str = "mnist-in-fashion",
     checkpoint_dir: str | os.PathLike[str] | None = None,
     device: str = "cpu",
-    lambda3: float = 2.0,
+    lambda3: float | None = None,
     with_mia: bool = True,
     name: str | None = None,
 ) -> StegoSystem:
     """Load the shipped stego link for ``setting`` (see :data:`SETTINGS`), eval mode.
 
-    Loads the shared DeepJSCC codec, the INN + Bob's decoder (checkpoint ``name``, default
-    :func:`stego_checkpoint_name`), and Eve's inversion network when ``with_mia`` and
-    its checkpoint exists.
+    Loads the shared DeepJSCC codec, the INN + Bob's decoder, and Eve's inversion network
+    when ``with_mia`` and its checkpoint exists. Which stego checkpoint: ``name`` if given,
+    else the slides' lambdas with ``lambda3`` (:func:`stego_checkpoint_name`) if given,
+    else the setting's default (the tuned one where shipped).
     """
     from models.checkpoint import CheckpointError, load_checkpoint, read_manifest
 
@@ -421,7 +443,11 @@ def load_stego(
     s = SETTINGS[setting]
     d = _dir(checkpoint_dir)
     jscc = load_jscc(s.jscc, d, "cpu")
-    name = name or stego_checkpoint_name(setting, lambda3)
+    if name is None:
+        if lambda3 is None and s.default is not None:
+            name = s.default
+        else:
+            name = stego_checkpoint_name(setting, 2.0 if lambda3 is None else lambda3)
     man = read_manifest(d, name)
     want = man["config"].get("jscc_sha256")
     if want is not None and want != read_manifest(d, s.jscc)["sha256"]:

@@ -21,7 +21,8 @@ def _common(p: argparse.ArgumentParser, out_help: str) -> None:
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     p.add_argument("--out", default=None, help=out_help)
     p.add_argument(
-        "--checkpoint-dir", default=None,
+        "--checkpoint-dir",
+        default=None,
         help="where shipped checkpoints are read (default: models/checkpoints)",
     )
 
@@ -37,7 +38,9 @@ def _train_common(p: argparse.ArgumentParser) -> None:
         "--state-dir", default="runs/stego-state", help="epoch resume state (default %(default)s)"
     )
     p.add_argument(
-        "--resume", action=argparse.BooleanOptionalAction, default=True,
+        "--resume",
+        action=argparse.BooleanOptionalAction,
+        default=True,
         help="resume from the last epoch checkpoint in --state-dir (default: yes)",
     )
     p.add_argument("--no-progress", action="store_true", help="no tqdm progress bars")
@@ -84,8 +87,12 @@ def _cmd_jscc(args: argparse.Namespace) -> int:
     from models.stego_train import JSCCTrainConfig, train_jscc
 
     cfg = _replace(
-        JSCCTrainConfig(name=args.preset), args, epochs=args.epochs, batch_size=args.batch_size,
-        lr=args.lr, seed=args.seed,
+        JSCCTrainConfig(name=args.preset),
+        args,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
     )
     print(train_jscc(cfg, **_kw(args, device)))
     return 0
@@ -96,11 +103,24 @@ def _cmd_stego(args: argparse.Namespace) -> int:
     from models.stego_train import StegoTrainConfig, train_stego
 
     cfg = _replace(
-        StegoTrainConfig(setting=args.setting), args, epochs=args.epochs,
-        batch_size=args.batch_size, lr=args.lr, seed=args.seed, lambda1=args.lambda1,
-        lambda2=args.lambda2, lambda3=args.lambda3, lambda4=args.lambda4, lambda5=args.lambda5,
-        l_hat_mode=args.l_hat, channel=args.channel, hidden=args.hidden, depth=args.depth,
-        finetune_decoder=args.finetune_decoder, name=args.name, eval_pairs=args.eval_pairs,
+        StegoTrainConfig(setting=args.setting),
+        args,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+        lambda1=args.lambda1,
+        lambda2=args.lambda2,
+        lambda3=args.lambda3,
+        lambda4=args.lambda4,
+        lambda5=args.lambda5,
+        l_hat_mode=args.l_hat,
+        channel=args.channel,
+        hidden=args.hidden,
+        depth=args.depth,
+        finetune_decoder=args.finetune_decoder,
+        name=args.name,
+        eval_pairs=args.eval_pairs,
     )
     print(train_stego(cfg, checkpoint_dir=args.checkpoint_dir, **_kw(args, device)))
     return 0
@@ -111,8 +131,14 @@ def _cmd_mia(args: argparse.Namespace) -> int:
     from models.stego_train import MIATrainConfig, train_mia
 
     cfg = _replace(
-        MIATrainConfig(jscc=args.jscc), args, epochs=args.epochs, batch_size=args.batch_size,
-        lr=args.lr, seed=args.seed, hidden=args.hidden, name=args.name,
+        MIATrainConfig(jscc=args.jscc),
+        args,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+        hidden=args.hidden,
+        name=args.name,
     )
     print(train_mia(cfg, checkpoint_dir=args.checkpoint_dir, **_kw(args, device)))
     return 0
@@ -146,29 +172,50 @@ def add_train_commands(train_subparsers: argparse._SubParsersAction) -> None:
     p = train_subparsers.add_parser(
         "jscc", help="DeepJSCC codec over AWGN at a range of SNRs (SNR not fed to the net)"
     )
-    p.add_argument("--preset", default="jscc-gray28", choices=_JSCC,
-                   help="jscc-gray28: MNIST + Fashion-MNIST 28x28; jscc-cifar10: CIFAR-10 partial")
+    p.add_argument(
+        "--preset",
+        default="jscc-gray28",
+        choices=_JSCC,
+        help="jscc-gray28: MNIST + Fashion-MNIST 28x28; jscc-cifar10: CIFAR-10 partial",
+    )
     _train_common(p)
     p.set_defaults(func=_cmd_jscc)
 
     p = train_subparsers.add_parser(
         "stego", help="INN steganography over the shipped DeepJSCC (Bob's link)"
     )
-    p.add_argument("--setting", default="mnist-in-fashion", choices=_SETTINGS,
-                   help="private/host datasets (mnist-in-fashion: MNIST digit in a Fashion host)")
+    p.add_argument(
+        "--setting",
+        default="mnist-in-fashion",
+        choices=_SETTINGS,
+        help="private/host datasets (mnist-in-fashion: MNIST digit in a Fashion host)",
+    )
     for i, default in enumerate((1.0, 1.0, None, 1.0, 1.0), start=1):
         if i == 3:
             continue
         p.add_argument(f"--lambda{i}", type=float, default=None, help=f"default {default}")
-    p.add_argument("--lambda3", type=float, default=None, choices=(2.0, 4.0),
-                   help="weight of |z_p - z_p_hat|^2: 2 (default) or 4, as in the slides")
-    p.add_argument("--l-hat", default=None, choices=("zeros", "gaussian"),
-                   help="Bob's stand-in for the dropped l (default zeros)")
+    p.add_argument(
+        "--lambda3",
+        type=float,
+        default=None,
+        choices=(2.0, 4.0),
+        help="weight of |z_p - z_p_hat|^2: 2 (default) or 4, as in the slides",
+    )
+    p.add_argument(
+        "--l-hat",
+        default=None,
+        choices=("zeros", "gaussian"),
+        help="Bob's stand-in for the dropped l (default zeros)",
+    )
     p.add_argument("--channel", default=None, choices=("awgn", "rayleigh"))
     p.add_argument("--hidden", type=int, default=None, help="INN sub-network width (256)")
     p.add_argument("--depth", type=int, default=None, help="INN sub-network hidden layers (2)")
-    p.add_argument("--finetune-decoder", action=argparse.BooleanOptionalAction, default=None,
-                   help="Bob fine-tunes his own copy of the DeepJSCC decoder (default: yes)")
+    p.add_argument(
+        "--finetune-decoder",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="Bob fine-tunes his own copy of the DeepJSCC decoder (default: yes)",
+    )
     p.add_argument("--name", default=None, help="checkpoint name (default stego-SETTING-lam3-X)")
     p.add_argument("--eval-pairs", type=int, default=None, help="test pairs for the manifest")
     _train_common(p)
@@ -190,8 +237,13 @@ def add_eval_commands(eval_subparsers: argparse._SubParsersAction) -> None:
         "stego", help="the slides' table (Bob, Eve naive + MIA), SNR sweep and example grid"
     )
     p.add_argument("--setting", default="mnist-in-fashion", choices=_SETTINGS)
-    p.add_argument("--lambda3", type=float, nargs="+", default=[2.0],
-                   help="which shipped stego checkpoints (by lambda3) to evaluate")
+    p.add_argument(
+        "--lambda3",
+        type=float,
+        nargs="+",
+        default=[2.0],
+        help="which shipped stego checkpoints (by lambda3) to evaluate",
+    )
     p.add_argument("--names", nargs="+", default=None, help="explicit stego checkpoint names")
     p.add_argument("--snr", type=float, default=15.0, help="AWGN SNR of Bob's and Eve's links")
     p.add_argument("--eve-snr", type=float, default=None, help="Eve's SNR (default: --snr)")

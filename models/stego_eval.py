@@ -234,9 +234,7 @@ def run_eval(
     for name in ckpts:
         key = name.removeprefix(f"stego-{setting}-")
         system = load_stego(setting, checkpoint_dir, device, name=name)
-        metrics = evaluate_link(
-            system, s, snr_db, num_pairs, eve_snr_db, channel, data_dir, seed
-        )
+        metrics = evaluate_link(system, s, snr_db, num_pairs, eve_snr_db, channel, data_dir, seed)
         sweep = {}
         for snr in sweep_snrs_db:
             m = evaluate_link(system, s, snr, min(num_pairs, 1000), None, channel, data_dir, seed)
@@ -247,13 +245,19 @@ def run_eval(
         tables.append(f"### {setting}, {key}, {channel} {snr_db:g} dB\n\n" + format_table(metrics))
         xp, xh = test_pairs(s, 8, seed, data_dir)
         rec = collect(system, xp, xh, snr_db, eve_snr_db, channel, seed)
-        cols = {"private": xp, "host": xh, "Bob (stego)": rec["bob"],
-                "Bob (plain)": rec["plain_bob"], "Eve naive": rec["eve_naive"]}
+        cols = {
+            "private": xp,
+            "host": xh,
+            "Bob (stego)": rec["bob"],
+            "Bob (plain)": rec["plain_bob"],
+            "Eve naive": rec["eve_naive"],
+        }
         if "eve_mia" in rec:
             cols["Eve MIA"] = rec["eve_mia"]
         cols["Eve naive, plain"] = rec["plain_eve_naive"]
         grid = save_grid(
-            figs / f"stego-{setting}-{key}{sfx}-grid.png", cols,
+            figs / f"stego-{setting}-{key}{sfx}-grid.png",
+            cols,
             title=f"{setting}, {key}, {channel} {snr_db:g} dB",
         )
         report["runs"][key]["grid"] = str(grid)
@@ -281,11 +285,16 @@ def _plot_sweep(report: dict, path: Path) -> None:
         ax[1].plot(
             snrs, [m["eve_naive_stego/host/ssim"] for m in sweep], "o-", label=f"vs host {key}"
         )
-        ax[1].plot(snrs, [m["eve_naive_stego/private/ssim"] for m in sweep], "x--",
-                   label=f"vs private {key}")
+        ax[1].plot(
+            snrs,
+            [m["eve_naive_stego/private/ssim"] for m in sweep],
+            "x--",
+            label=f"vs private {key}",
+        )
         if not plain_done:
-            ax[0].plot(snrs, [m["bob_plain/private/psnr_db"] for m in sweep], "s-k",
-                       label="plain DeepJSCC")
+            ax[0].plot(
+                snrs, [m["bob_plain/private/psnr_db"] for m in sweep], "s-k", label="plain DeepJSCC"
+            )
             plain_done = True
     ax[0].set(xlabel="SNR (dB)", ylabel="Bob private PSNR (dB)", title="Bob")
     ax[1].set(xlabel="SNR (dB)", ylabel="SSIM", title="Eve, naive decoding", ylim=(0, 1))

@@ -223,8 +223,13 @@ def train_jscc(
         out_dir,
         cfg.name,
         {"encoder": model.encoder, "decoder": model.decoder},
-        config={"codec": codec_cfg.to_dict(), "k": codec_cfg.k, "datasets": list(datasets),
-                "snr_fed_to_network": False, **asdict(cfg)},
+        config={
+            "codec": codec_cfg.to_dict(),
+            "k": codec_cfg.k,
+            "datasets": list(datasets),
+            "snr_fed_to_network": False,
+            **asdict(cfg),
+        },
         metrics=metrics,
         seed=cfg.seed,
         data_sha256=_data_sha(datasets, data_dir),
@@ -335,13 +340,23 @@ def train_stego(
         count = 0
         for idx in _progress(
             iterate_minibatches(len(pi), cfg.batch_size, gen, shuffle=False),
-            n_batches, f"{name} ep{epoch + 1}", progress,
+            n_batches,
+            f"{name} ep{epoch + 1}",
+            progress,
         ):
             xp, xh = priv[pi[idx]].to(device), host[hi[idx]].to(device)
             snr = sample_snr_db(len(idx), cfg.snr_range_db, gen)
             out = stego_step(
-                inn, jscc.encoder, bob, xp, xh, snr, lam,
-                channel=cfg.channel, l_hat_mode=cfg.l_hat_mode, generator=gen,
+                inn,
+                jscc.encoder,
+                bob,
+                xp,
+                xh,
+                snr,
+                lam,
+                channel=cfg.channel,
+                l_hat_mode=cfg.l_hat_mode,
+                generator=gen,
             )
             opt.zero_grad(set_to_none=True)
             out["total"].backward()
@@ -354,8 +369,15 @@ def train_stego(
         return {k: round(v / count, 5) for k, v in sums.items()} | {"lr": sched.get_last_lr()[0]}
 
     history = _run_epochs(
-        name, Path(state_dir), {"inn": inn, "bob_decoder": bob}, opt, sched, gen, cfg.epochs,
-        resume, epoch_fn,
+        name,
+        Path(state_dir),
+        {"inn": inn, "bob_decoder": bob},
+        opt,
+        sched,
+        gen,
+        cfg.epochs,
+        resume,
+        epoch_fn,
     )
     inn_sd, bob_sd = _round_fp16_(inn), _round_fp16_(bob)
     system = StegoSystem(jscc, inn.eval(), bob.eval(), None, cfg.l_hat_mode).eval()
@@ -367,9 +389,14 @@ def train_stego(
         out_dir,
         name,
         {"inn": inn_sd, "bob_decoder": bob_sd},
-        config={"inn": inn_cfg.to_dict(), "lambdas": lam.to_dict(), "jscc": s.jscc,
-                "jscc_sha256": read_manifest(checkpoint_dir or CHECKPOINT_DIR, s.jscc)["sha256"],
-                "weights_dtype": "float16", **asdict(cfg)},
+        config={
+            "inn": inn_cfg.to_dict(),
+            "lambdas": lam.to_dict(),
+            "jscc": s.jscc,
+            "jscc_sha256": read_manifest(checkpoint_dir or CHECKPOINT_DIR, s.jscc)["sha256"],
+            "weights_dtype": "float16",
+            **asdict(cfg),
+        },
         metrics=metrics,
         seed=cfg.seed,
         data_sha256=_data_sha((s.private, s.host), data_dir),
@@ -422,8 +449,12 @@ def train_mia(
     jscc = load_jscc(cfg.jscc, checkpoint_dir, device)
     x_all = torch.cat([load_split(n, "adversary", data_dir, cfg.seed).images for n in datasets])
     c = jscc.cfg
-    net_cfg = {"dim": 2 * c.k, "channels": c.channels, "image_size": c.image_size,
-               "hidden": cfg.hidden}
+    net_cfg = {
+        "dim": 2 * c.k,
+        "channels": c.channels,
+        "image_size": c.image_size,
+        "hidden": cfg.hidden,
+    }
     net = InversionNet(**net_cfg).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.epochs, eta_min=cfg.lr / 50)
@@ -464,8 +495,12 @@ def train_mia(
         out_dir,
         name,
         {"inversion": net},
-        config={"net": net_cfg, "datasets": list(datasets), "eve_data": "adversary split",
-                **asdict(cfg)},
+        config={
+            "net": net_cfg,
+            "datasets": list(datasets),
+            "eve_data": "adversary split",
+            **asdict(cfg),
+        },
         metrics=metrics,
         seed=cfg.seed,
         data_sha256=_data_sha(datasets, data_dir),

@@ -98,8 +98,13 @@ def _loss_inputs():
 
 @pytest.mark.parametrize(
     "name,term",
-    [("zc", "forward_zc"), ("l", "forward_l"), ("zp_hat", "backward_zp"),
-     ("zh_hat", "backward_zh"), ("xp_hat", "privacy")],
+    [
+        ("zc", "forward_zc"),
+        ("l", "forward_l"),
+        ("zp_hat", "backward_zp"),
+        ("zh_hat", "backward_zh"),
+        ("xp_hat", "privacy"),
+    ],
 )
 def test_each_loss_term_responds_to_its_input(name, term):
     lam = StegoLambdas()
@@ -113,8 +118,9 @@ def test_each_loss_term_responds_to_its_input(name, term):
             assert float(after[other]) == pytest.approx(float(base[other]))
     # the weight scales its term
     heavy = stego_losses(StegoLambdas(3, 3, 3, 3, 3), **_loss_inputs())
-    assert float(heavy[term]) == pytest.approx(3 / getattr(lam, f"lambda{_IDX[term]}")
-                                               * float(base[term]), rel=1e-5)
+    assert float(heavy[term]) == pytest.approx(
+        3 / getattr(lam, f"lambda{_IDX[term]}") * float(base[term]), rel=1e-5
+    )
     assert float(base["total"]) == pytest.approx(
         sum(float(base[t]) for t in base if t != "total"), rel=1e-5
     )
@@ -161,8 +167,12 @@ def test_system_interface_shapes_and_power(mode):
     tx = system.hide(xp, xh)
     assert tx.shape == (6, system.k) and tx.is_complex()
     torch.testing.assert_close(tx.abs().pow(2).mean(1), torch.ones(6), atol=1e-5, rtol=0)
-    for out in (system.reveal(tx, torch.Generator().manual_seed(0)), system.naive(tx),
-                system.mia(tx), system.decode(system.encode(xp))):
+    for out in (
+        system.reveal(tx, torch.Generator().manual_seed(0)),
+        system.naive(tx),
+        system.mia(tx),
+        system.decode(system.encode(xp)),
+    ):
         assert out.shape == (6, 1, 28, 28)
     # noiseless, l_hat = 0, fresh INN (identity): Bob's output is the decoding of l_hat = 0
     fresh = StegoSystem(jscc, INN(INNConfig(dim=DIM, blocks=2, hidden=8)), bob)
@@ -185,16 +195,34 @@ def test_load_stego_round_trip(tmp_path, monkeypatch):
     jscc, inn, bob = _tiny_system(1)
     _randomise(inn, 4, scale=0.05)
     inv = InversionNet(DIM, 1, 28, hidden=16)
-    save_checkpoint(tmp_path, "jscc-tiny", {"encoder": jscc.encoder, "decoder": jscc.decoder},
-                    config={"codec": TINY_JSCC.to_dict()}, metrics={}, seed=0, data_sha256={})
+    save_checkpoint(
+        tmp_path,
+        "jscc-tiny",
+        {"encoder": jscc.encoder, "decoder": jscc.decoder},
+        config={"codec": TINY_JSCC.to_dict()},
+        metrics={},
+        seed=0,
+        data_sha256={},
+    )
     name = stego_checkpoint_name("tiny", 2.0)
-    save_checkpoint(tmp_path, name, {"inn": {k: v.half() for k, v in inn.state_dict().items()},
-                                     "bob_decoder": bob},
-                    config={"inn": inn.cfg.to_dict(), "l_hat_mode": "zeros"}, metrics={},
-                    seed=0, data_sha256={})
-    save_checkpoint(tmp_path, "mia-tiny", {"inversion": inv},
-                    config={"net": {"dim": DIM, "channels": 1, "image_size": 28, "hidden": 16}},
-                    metrics={}, seed=0, data_sha256={})
+    save_checkpoint(
+        tmp_path,
+        name,
+        {"inn": {k: v.half() for k, v in inn.state_dict().items()}, "bob_decoder": bob},
+        config={"inn": inn.cfg.to_dict(), "l_hat_mode": "zeros"},
+        metrics={},
+        seed=0,
+        data_sha256={},
+    )
+    save_checkpoint(
+        tmp_path,
+        "mia-tiny",
+        {"inversion": inv},
+        config={"net": {"dim": DIM, "channels": 1, "image_size": 28, "hidden": 16}},
+        metrics={},
+        seed=0,
+        data_sha256={},
+    )
     setting = stego_mod.StegoSetting("tiny", "mnist", "fashion", "jscc-tiny", "mia-tiny")
     monkeypatch.setitem(stego_mod.SETTINGS, "tiny", setting)
     system = load_stego("tiny", tmp_path)
@@ -228,8 +256,12 @@ def test_cli_registers_commands_without_importing_torch():
     sub = parser.add_subparsers(dest="cmd")
     stego_cli.add_train_commands(sub.add_parser("train").add_subparsers(dest="family"))
     stego_cli.add_eval_commands(sub.add_parser("eval").add_subparsers(dest="family"))
-    for argv in (["train", "jscc"], ["train", "stego", "--lambda3", "4"], ["train", "stego-mia"],
-                 ["eval", "stego", "--lambda3", "2", "4"]):
+    for argv in (
+        ["train", "jscc"],
+        ["train", "stego", "--lambda3", "4"],
+        ["train", "stego-mia"],
+        ["eval", "stego", "--lambda3", "2", "4"],
+    ):
         args = parser.parse_args(argv)
         assert callable(args.func)
     assert parser.parse_args(["train", "stego", "--lambda3", "4"]).lambda3 == 4.0
