@@ -49,10 +49,10 @@ def _train_common(p: argparse.ArgumentParser) -> None:
 def _setup(args: argparse.Namespace) -> str:
     import torch
 
+    from models.device import resolve_device
+
     torch.set_num_threads(max(1, args.threads))
-    if args.device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return args.device
+    return resolve_device(args.device)
 
 
 def _replace(cfg, args: argparse.Namespace, **fields):

@@ -60,23 +60,13 @@ def add_eval_commands(eval_subparsers) -> argparse.ArgumentParser:
     return p
 
 
-def resolve_device(name: str) -> str:
-    """``auto`` -> ``cuda`` when available, else ``cpu``."""
-    import torch
-
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise SystemExit(f"--device {name}: CUDA is not available on this machine")
-    return name
-
-
 def _run_train(args) -> int:
     import shutil
 
     import torch
 
     from models.checkpoint import CHECKPOINT_DIR
+    from models.device import resolve_device
 
     from .config import make_config
     from .training import train_diffsem

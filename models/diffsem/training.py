@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import time
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -121,7 +122,7 @@ def _fit(
     opt = torch.optim.Adam(params, lr=lr or cfg.lr)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=2,
                                                        min_lr=cfg.lr_min)
-    g = torch.Generator().manual_seed(cfg.seed * 1000 + hash(name) % 997)
+    g = torch.Generator().manual_seed(cfg.seed * 1000 + zlib.crc32(name.encode()) % 997)
     resume = work_dir / f"{name}_resume.pt"
     state = load_training_state(resume)
     start, best, best_state, times = 0, float("inf"), None, []

@@ -14,6 +14,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from models.device import resolve_device
+
 __all__ = ["Codec", "Transmission", "resolve_device"]
 
 
@@ -54,15 +56,3 @@ class Codec(Protocol):
                roles: Sequence[str]) -> dict[str, np.ndarray]:
         ...
 
-
-def resolve_device(device: str) -> str:
-    """``auto`` -> ``cuda`` when torch sees a GPU, else ``cpu``. Imports torch lazily."""
-    if device == "cpu":
-        return "cpu"
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(f"device {device!r} requested but torch sees no CUDA device")
-    return device
