@@ -78,7 +78,7 @@ SETTINGS: dict[str, StegoSetting] = {
             "fashion",
             "jscc-gray28",
             "stego-mia-gray28",
-            default="stego-mnist-in-fashion-lam3-4-lam1-0.2",  # tuned: see reproduction_stego
+            default="stego-mnist-in-fashion-lam3-4-lam1-0.2",  # tuned: see docs/reproduction.md
         ),
         StegoSetting("fashion", "fashion", "fashion", "jscc-gray28", "stego-mia-gray28"),
         StegoSetting("mnist", "mnist", "mnist", "jscc-gray28", "stego-mia-gray28"),
