@@ -10,27 +10,22 @@ and is read back with ``torch.load(weights_only=True)``.
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import os
-import platform
-import subprocess
-import tempfile
 from collections.abc import Mapping
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
 
+from models.provenance import atomic_write, git_state, package_versions, sha256_file
+
 __all__ = [
     "CHECKPOINT_DIR",
     "CheckpointError",
-    "git_commit",
     "load_checkpoint",
     "load_training_state",
-    "package_versions",
     "read_manifest",
     "save_checkpoint",
     "save_training_state",
@@ -39,58 +34,8 @@ __all__ = [
 #: Where shipped checkpoints live (inside the installed ``models`` package).
 CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
 
-_PACKAGES = ("torch", "numpy", "scipy", "pandas", "pyarrow", "simpy", "safetensors", "semsim")
-
-
 class CheckpointError(RuntimeError):
     """A checkpoint is missing, corrupt, or was trained for another configuration."""
-
-
-def git_commit(repo: Path | None = None) -> str | None:
-    """Current git commit of the repository holding this file, or None outside git."""
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=repo or Path(__file__).resolve().parent,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
-
-
-def package_versions() -> dict[str, str]:
-    """Installed versions of the packages that shape results (plus Python)."""
-    versions = {"python": platform.python_version()}
-    for pkg in _PACKAGES:
-        try:
-            versions[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            continue
-    return versions
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _atomic_write_bytes(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _state(module: torch.nn.Module | Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -121,25 +66,27 @@ def save_checkpoint(
         for key, value in _state(module).items():
             tensors[f"{mod_name}.{key}"] = value
     weights = directory / f"{name}.safetensors"
-    _atomic_write_bytes(weights, lambda tmp: save_file(tensors, tmp))
+    git = git_state()
+    atomic_write(weights, lambda tmp: save_file(tensors, tmp))
     manifest = {
         "name": name,
         "file": weights.name,
-        "sha256": _sha256(weights),
+        "sha256": sha256_file(weights),
         "size_bytes": weights.stat().st_size,
         "modules": sorted(modules),
         "config": dict(config),
         "metrics": dict(metrics),
         "seed": int(seed),
         "data_sha256": dict(data_sha256),
-        "git_commit": git_commit(),
+        "git_commit": git["commit"],
+        "git_dirty": git["dirty"],
         "package_versions": package_versions(),
         "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         **({"extra": dict(extra)} if extra else {}),
     }
     man_path = directory / f"{name}.json"
     text = json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n"
-    _atomic_write_bytes(man_path, lambda tmp: Path(tmp).write_text(text))
+    atomic_write(man_path, lambda tmp: Path(tmp).write_text(text))
     return man_path
 
 
@@ -182,7 +129,7 @@ def load_checkpoint(
     weights = directory / manifest["file"]
     if not weights.is_file():
         raise CheckpointError(f"checkpoint weights {weights} missing (manifest present)")
-    digest = _sha256(weights)
+    digest = sha256_file(weights)
     if digest != manifest["sha256"]:
         raise CheckpointError(
             f"checkpoint weights {weights} have sha256 {digest}, manifest says "
@@ -206,7 +153,7 @@ def load_checkpoint(
 
 def save_training_state(path: str | os.PathLike[str], state: Mapping[str, Any]) -> None:
     """Atomically save epoch-resume state (state dicts, epoch, RNG tensors) with torch.save."""
-    _atomic_write_bytes(Path(path), lambda tmp: torch.save(dict(state), tmp))
+    atomic_write(path, lambda tmp: torch.save(dict(state), tmp))
 
 
 def load_training_state(path: str | os.PathLike[str]) -> dict[str, Any] | None:

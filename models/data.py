@@ -11,10 +11,8 @@ Images come back as float32 tensors in [0, 1] of shape (N, C, H, W); labels as i
 from __future__ import annotations
 
 import gzip
-import hashlib
 import os
 import shutil
-import tempfile
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from models.provenance import atomic_write, sha256_file
 
 __all__ = [
     "DATASETS",
@@ -149,15 +149,6 @@ def dataset_files(name: str, data_dir: str | os.PathLike[str] | None = None) -> 
     sub, files = _FILES[name]
     root = resolve_data_dir(data_dir) / sub
     return {fname: root / fname for fname in files}
-
-
-def sha256_file(path: Path, chunk_bytes: int = 1 << 20) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(chunk_bytes):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _verified(name: str, data_dir: str | os.PathLike[str] | None, verify: bool) -> dict[str, Path]:
@@ -295,10 +286,8 @@ def download_dataset(
         if path.is_file() and sha256_file(path) == sha:
             out[fname] = path
             continue
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{fname}.", suffix=".part", dir=target)
-        tmp = Path(tmp_name)
-        try:
-            with os.fdopen(fd, "wb") as fh, urllib.request.urlopen(
+        def fetch(tmp: str, fname: str = fname, sha: str = sha) -> None:
+            with open(tmp, "wb") as fh, urllib.request.urlopen(
                 url + fname, timeout=timeout_s
             ) as resp:
                 shutil.copyfileobj(resp, fh)
@@ -307,8 +296,7 @@ def download_dataset(
                 raise DatasetError(
                     f"download of {url + fname} has sha256 {got}, expected {sha}; not kept"
                 )
-            tmp.replace(path)
-        finally:
-            tmp.unlink(missing_ok=True)
+
+        atomic_write(path, fetch)  # renamed into place only when the checksum matched
         out[fname] = path
     return out
