@@ -17,7 +17,8 @@ from simulator.plugins import Registry
 
 __all__ = ["SOURCES", "Options", "SyntheticImages", "build"]
 
-SOURCES = Registry("image source", {"synthetic": "simulator.sources"})
+SOURCES = Registry("image source", {"synthetic": "simulator.sources",
+                                      "dataset": "simulator.datasets"})
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 """Codecs the engine calls. ``CODECS`` maps scenario names to plugin modules.
 
 A codec module defines ``Options`` (frozen dataclass, parsed from ``codec.options``) and
-``build(options, *, seed_sequence, device) -> Codec``. Later issues register ``diffsem``
-and ``stego`` here (modules under ``simulator.codecs``) without engine changes.
+``build(options, *, seed_sequence, device) -> Codec``. ``stego`` and ``diffsem`` adapt the
+neural models of :mod:`models` (loaded from the shipped checkpoints) without engine changes.
 """
 
 from __future__ import annotations
@@ -12,4 +12,6 @@ from simulator.plugins import Registry
 
 __all__ = ["CODECS", "Codec", "Transmission", "resolve_device"]
 
-CODECS = Registry("codec", {"reference": "simulator.codecs.reference"})
+CODECS = Registry("codec", {"reference": "simulator.codecs.reference",
+                            "stego": "simulator.codecs.stego",
+                            "diffsem": "simulator.codecs.diffsem"})

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import copy
+import re
+from pathlib import Path
+
+TRACES_DOC = Path(__file__).resolve().parents[2] / "docs" / "traces.md"
 
 BASE = {
     "name": "t",
@@ -34,4 +38,19 @@ def merge(base: dict, patch: dict) -> dict:
             out[key] = merge(out[key], value)
         else:
             out[key] = copy.deepcopy(value)
+    return out
+
+
+def documented_types(codec: str = "Reference codec") -> dict[str, str]:
+    """column -> type from docs/traces.md: the fixed columns plus the table of ``codec``
+    (the table that follows the paragraph starting with that text)."""
+    out, keep = {}, False
+    for line in TRACES_DOC.read_text().splitlines():
+        if line.startswith("## "):
+            keep = line.startswith("## Fixed columns")
+        elif line and not line.startswith("|"):
+            keep = line.startswith(codec)
+        m = re.match(r"\| `([a-z_0-9]+)` \| (string|int32|int64|float64|bool) \|", line)
+        if m and keep:
+            out[m.group(1)] = m.group(2)
     return out

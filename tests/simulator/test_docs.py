@@ -2,9 +2,9 @@ import dataclasses
 import re
 from pathlib import Path
 
-from simulator import mobility, scenario, sources
+from simulator import datasets, mobility, scenario, sources
 from simulator.channels import ChannelConfig
-from simulator.codecs import reference
+from simulator.codecs import diffsem, reference, stego
 from simulator.estimators import EstimatorConfig
 from simulator.link_budget import LinkConfig
 from simulator.pathloss import PropagationConfig
@@ -15,7 +15,8 @@ CONFIGS = [scenario.Scenario, scenario.RunConfig, scenario.TrafficConfig, scenar
            scenario.SecrecyConfig, scenario.CodecConfig, scenario.SourceConfig,
            scenario.TraceConfig, LinkConfig, PropagationConfig, ChannelConfig,
            EstimatorConfig, mobility.Static, mobility.ConstantVelocity, mobility.Waypoints,
-           mobility.RandomWaypoint, mobility.GaussMarkov, reference.Options, sources.Options]
+           mobility.RandomWaypoint, mobility.GaussMarkov, reference.Options, sources.Options,
+           diffsem.Options, stego.Options, datasets.Options]
 
 
 def test_every_scenario_key_is_documented():

@@ -31,5 +31,5 @@ def test_smoothness_controls_spatial_correlation():
 
 
 def test_source_registry():
-    assert SOURCES.names() == ["synthetic"]
+    assert SOURCES.names() == ["dataset", "synthetic"]
     assert SOURCES.module("synthetic").build(Options(), rng=np.random.default_rng(0)).next(1)

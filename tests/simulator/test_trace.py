@@ -1,31 +1,19 @@
 import json
-import re
-from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
+from simhelpers import documented_types
 
 from simulator.engine import run_scenario
 from simulator.runinfo import atomic_write_bytes
 from simulator.scenario import parse_scenario
 from simulator.trace import FIXED_COLUMNS, read_traces
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "traces.md"
 ARROW = {"string": pa.string(), "int32": pa.int32(), "int64": pa.int64(),
          "float64": pa.float64(), "bool": pa.bool_()}
-
-
-def documented_types() -> dict[str, str]:
-    """column -> type from the fixed-column and reference-codec tables of docs/traces.md."""
-    out = {}
-    for line in DOC.read_text().splitlines():
-        m = re.match(r"\| `([a-z_0-9]+)` \| (string|int32|int64|float64|bool) \|", line)
-        if m:
-            out[m.group(1)] = m.group(2)
-    return out
 
 
 def test_docs_list_every_fixed_column():

@@ -1,0 +1,142 @@
+"""Engine adapter for INN steganography over DeepJSCC (:mod:`models.stego`).
+
+Alice hides the source image (the *private* image) inside a *host* image that she draws
+from the host dataset of the chosen setting (her own seeded stream), and transmits only
+the container z_c. Bob inverts the INN (l_hat = zeros by default) and decodes the private
+image; each Eve decodes what she hears with the public DeepJSCC decoder (naive) and with
+her model-inversion network (MIA). Every output is scored against both the private and the
+host image (PSNR in dB with peak 1, SSIM with a 7-pixel Gaussian window).
+
+Symbol scaling: the models use complex symbols of unit average power (real parts of power
+1/2); the engine uses reals of unit power per dimension, so Alice sends sqrt(2) z_c and the
+receivers divide by sqrt(2): the SNR per complex symbol is the same on both sides.
+
+Metric columns (per receiver; NaN where a column does not apply to the role):
+``psnr_private_db``, ``ssim_private``, ``psnr_host_db``, ``ssim_host`` score the
+receiver's main output (Bob: revealed private image; Eve: naive decoding);
+``mia_psnr_private_db``, ``mia_ssim_private``, ``mia_ssim_host`` score Eve's MIA output.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from simulator.codecs.base import Transmission, set_torch_threads
+from simulator.errors import ScenarioError, check
+
+__all__ = ["Options", "StegoCodec", "build"]
+
+_SQRT2 = math.sqrt(2.0)
+
+
+@dataclass(frozen=True)
+class Options:
+    """setting: private/host datasets and codec (``models.stego.SETTINGS``); checkpoint:
+    stego checkpoint name (None: the setting's default); host_split: which split Alice
+    draws hosts from; l_hat: Bob's guess of the lost INN output (zeros | gaussian);
+    mia: run Eve's model-inversion attack too; threads: torch intra-op threads (0: torch's
+    default; 1 suits per-packet calls)."""
+
+    setting: Literal["mnist-in-fashion", "fashion", "mnist", "cifar10"] = "mnist-in-fashion"
+    checkpoint: str | None = None
+    checkpoint_dir: str | None = None
+    host_split: Literal["train", "test"] = "test"
+    data_dir: str | None = None
+    l_hat: Literal["zeros", "gaussian"] = "zeros"
+    mia: bool = True
+    threads: int = 1
+
+    def __post_init__(self) -> None:
+        check(self.threads >= 0, "threads", self.threads, "must be >= 0")
+
+
+class StegoCodec:
+    """Hide at Alice, reveal at Bob, naive + MIA decoding at the Eves (torch, batched)."""
+
+    name = "stego"
+
+    def __init__(self, options: Options, seed_sequence: np.random.SeedSequence,
+                 device: str = "cpu") -> None:
+        import torch
+
+        from models.data import load_dataset
+        from models.stego import SETTINGS, load_stego
+
+        self.options = options
+        self.device = device
+        setting = SETTINGS[options.setting]
+        self.system = load_stego(options.setting, options.checkpoint_dir, device=device,
+                                 with_mia=options.mia, name=options.checkpoint)
+        self.system.l_hat_mode = options.l_hat
+        self.hosts = load_dataset(setting.host, options.host_split, options.data_dir).images
+        cfg = self.system.jscc.cfg
+        self.private_shape = (cfg.channels, cfg.image_size, cfg.image_size)
+        host_ss, torch_ss = seed_sequence.spawn(2)
+        self._host_rng = np.random.default_rng(host_ss)
+        self._gen = torch.Generator().manual_seed(int(torch_ss.generate_state(1)[0]))
+
+    def encode(self, sources: Mapping[str, np.ndarray], snr_est_db: np.ndarray) -> Transmission:
+        import torch
+
+        from models.jscc import complex_to_real
+
+        private = torch.as_tensor(np.asarray(sources["images"], dtype=np.float32))
+        if tuple(private.shape[1:]) != self.private_shape:
+            raise ScenarioError("source", f"stego setting {self.options.setting!r} needs "
+                                f"private images of shape {self.private_shape}",
+                                tuple(private.shape[1:]))
+        h = int(self._host_rng.integers(len(self.hosts)))
+        host = self.hosts[h:h + 1]
+        zc = self.system.hide(private.to(self.device), host.to(self.device))
+        symbols = complex_to_real(zc)[0].double().cpu().numpy() * _SQRT2
+        header = {"host_index": h}
+        if "index" in sources:
+            header["source_index"] = int(np.asarray(sources["index"])[0])
+        return Transmission(symbols=symbols, header=header,
+                            truth={"private": private, "host": host})
+
+    def decode(self, tx: Transmission, received: np.ndarray, snr_est_db: np.ndarray,
+               roles: Sequence[str]) -> dict[str, np.ndarray]:
+        import torch
+
+        from models.metrics import psnr, ssim
+
+        r = received.shape[0]
+        y = torch.as_tensor(received / _SQRT2, dtype=torch.float32, device=self.device)
+        is_bob = np.array([role == "bob" for role in roles])
+        out = {k: np.full(r, np.nan) for k in (
+            "psnr_private_db", "ssim_private", "psnr_host_db", "ssim_host",
+            "mia_psnr_private_db", "mia_ssim_private", "mia_ssim_host")}
+        images = torch.empty((r, *tx.truth["private"].shape[1:]), device=self.device)
+        bob, eve = np.flatnonzero(is_bob), np.flatnonzero(~is_bob)
+        if bob.size:
+            images[bob] = self.system.reveal(y[bob], generator=self._gen)
+        if eve.size:
+            images[eve] = self.system.naive(y[eve])
+        private = tx.truth["private"].to(self.device).expand_as(images)
+        host = tx.truth["host"].to(self.device).expand_as(images)
+        out["psnr_private_db"] = psnr(images, private).cpu().double().numpy()
+        out["ssim_private"] = ssim(images, private).cpu().double().numpy()
+        out["psnr_host_db"] = psnr(images, host).cpu().double().numpy()
+        out["ssim_host"] = ssim(images, host).cpu().double().numpy()
+        if eve.size and self.system.inversion is not None:
+            mia = self.system.mia(y[eve])
+            out["mia_psnr_private_db"][eve] = psnr(mia, private[eve]).cpu().double().numpy()
+            out["mia_ssim_private"][eve] = ssim(mia, private[eve]).cpu().double().numpy()
+            out["mia_ssim_host"][eve] = ssim(mia, host[eve]).cpu().double().numpy()
+        return out
+
+
+def build(options: Options, *, seed_sequence: np.random.SeedSequence | None = None,
+          device: str = "auto", **_: object) -> StegoCodec:
+    """Plugin entry point: loads the shipped checkpoints (sha256-checked) on ``device``."""
+    from models.device import resolve_device
+
+    set_torch_threads(options.threads)
+    return StegoCodec(options, seed_sequence or np.random.SeedSequence(0),
+                      resolve_device(device))

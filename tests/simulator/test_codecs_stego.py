@@ -1,0 +1,90 @@
+"""Stego codec inside the engine: symbol scaling, roles, determinism, named errors."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from simhelpers import BASE, documented_types, merge
+
+from simulator.channels import apply_one_tap
+from simulator.codecs import CODECS
+from simulator.engine import run_scenario
+from simulator.errors import ScenarioError
+from simulator.scenario import parse_scenario
+from simulator.units import db_to_lin
+
+
+def stego_scenario(**patch):
+    data = merge(BASE, {"run": {"num_packets": 12}, "codec": {"name": "stego", "device": "cpu"}})
+    data["source"] = {"kind": "dataset", "options": {"name": "mnist", "limit": 200}}
+    return parse_scenario(merge(data, patch))
+
+
+@pytest.fixture(scope="module")
+def codec(data_dir):
+    mod = CODECS.module("stego")
+    return mod.build(mod.Options(data_dir=str(data_dir)), seed_sequence=np.random.SeedSequence(3),
+                     device="cpu")
+
+
+def test_engine_scaling_matches_the_models_awgn(codec, data_dir):
+    """Bob's PSNR through the engine's channel convention (unit-power reals, noise 1/snr per
+    real) equals the model's own AWGN path at the same SNR: a sqrt(2) slip would show."""
+    from models.data import load_dataset
+    from models.jscc import apply_channel, complex_to_real
+    from models.metrics import psnr
+
+    images = load_dataset("mnist", "test", data_dir).images[:4]
+    snr_db, n = 10.0, 128
+    rng = np.random.default_rng(0)
+    gen = torch.Generator().manual_seed(0)
+    engine_psnr, model_psnr = [], []
+    for i in range(len(images)):
+        tx = codec.encode({"images": images[i:i + 1].numpy()}, np.array([snr_db]))
+        z = rng.standard_normal((n, tx.symbols.size))
+        rx = apply_one_tap(tx.symbols, np.ones(n, complex), np.full(n, 1 / db_to_lin(snr_db)), z)
+        out = codec.decode(tx, rx, np.full(n, snr_db), ["bob"] * n)
+        engine_psnr.append(out["psnr_private_db"].mean())
+        zc = complex_to_real(codec.system.hide(images[i:i + 1], tx.truth["host"]))
+        y = apply_channel(zc.expand(n, -1), snr_db, "awgn", gen)
+        model_psnr.append(psnr(codec.system.reveal(y), images[i:i + 1].expand(n, -1, -1, -1))
+                          .mean().item())
+    np.testing.assert_allclose(engine_psnr, model_psnr, atol=0.25)
+    assert np.linalg.norm(tx.symbols) ** 2 / tx.symbols.size == pytest.approx(1.0, rel=1e-4)
+
+
+def test_run_bob_reveals_private_eves_see_host(tmp_path, data_dir):
+    sc = stego_scenario(bob={"channel": {"fading": "awgn"}, "estimator": {"kind": "perfect"}},
+                        codec={"options": {"data_dir": str(data_dir)}},
+                        source={"options": {"data_dir": str(data_dir)}})
+    res = run_scenario(sc, tmp_path / "a")
+    df = pd.read_parquet(tmp_path / "a" / "traces")
+    assert len(df) == 3 * 12 == res.num_rows
+    doc = documented_types("Steganography codec")
+    assert set(df.columns) == set(doc)  # every column documented with its type
+    assert all(df[c].dtype == doc[c] for c in df.columns if doc[c] != "string")
+    bob, eve = df[df.role == "bob"], df[df.role == "eve"]
+    assert bob.m_ssim_private.mean() > 0.6 > bob.m_ssim_host.mean()
+    assert eve.m_ssim_host.mean() > 0.5 and eve.m_ssim_private.mean() < 0.3
+    assert bob.m_mia_ssim_private.isna().all() and eve.m_mia_ssim_private.notna().all()
+    assert (df.h_source_index >= 0).all() and (df.h_host_index >= 0).all()
+    # same seed -> same trace, bit for bit
+    run_scenario(sc, tmp_path / "b", run_id=res.run_id)
+    pd.testing.assert_frame_equal(df, pd.read_parquet(tmp_path / "b" / "traces"))
+
+
+@pytest.mark.parametrize("patch, path", [
+    ({"setting": "mnist-in-fashon"}, "codec.options.setting"),
+    ({"l_hat": "ones"}, "codec.options.l_hat"),
+    ({"threads": -1}, "codec.options.threads"),
+    ({"chekpoint": "x"}, "codec.options.chekpoint"),
+])
+def test_bad_options_name_the_key(patch, path):
+    with pytest.raises(ScenarioError) as err:
+        stego_scenario(codec={"options": patch})
+    assert path in str(err.value)
+
+
+def test_wrong_image_shape_is_named(codec):
+    with pytest.raises(ScenarioError, match="source"):
+        codec.encode({"images": np.zeros((1, 3, 32, 32))}, np.array([10.0]))
