@@ -1,4 +1,5 @@
-"""``semsim run`` and ``semsim validate`` (registered into the CLI by ``simulator.cli``).
+"""``semsim run``, ``semsim validate`` and ``semsim report`` (registered into the CLI
+by ``simulator.cli``).
 
 Light at import time: the engine (and anything heavy) is imported when a command runs.
 """
@@ -9,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-__all__ = ["cmd_run", "cmd_validate", "register"]
+__all__ = ["cmd_report", "cmd_run", "cmd_validate", "register"]
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -37,6 +38,15 @@ def register(subparsers) -> None:
     val = subparsers.add_parser("validate", help="check a scenario file and print a summary")
     _add_common(val)
     val.set_defaults(func=cmd_validate)
+    rep = subparsers.add_parser("report", help="summarise a run folder: means with confidence "
+                                "intervals per receiver (CSV) and a time-series plot (PNG)")
+    rep.add_argument("run_dir", help="run folder written by semsim run (results/<run_id>)")
+    rep.add_argument("--by", default="node,role",
+                     help="comma-separated group columns (default: node,role)")
+    rep.add_argument("--metric", default=None,
+                     help="codec metric to plot against time (default: the first m_* column)")
+    rep.add_argument("--level", type=float, default=0.95, help="confidence level (0.95)")
+    rep.set_defaults(func=cmd_report)
 
 
 def _load(args):
@@ -93,4 +103,47 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"{_summary(scenario)}\n{sum(x.num_packets for x in results)} packets, {rows} trace "
           f"rows in {wall:.2f} s ({rows / max(wall, 1e-9):,.0f} receiver-packets/s)\n"
           f"run folder: {run_dir}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Print per-group means with confidence intervals; write report/summary.csv and
+    report/timeseries.png inside the run folder."""
+    import pandas as pd
+
+    from simulator.analysis import plot_run, summarize
+    from simulator.trace import read_traces
+
+    run_dir = Path(args.run_dir)
+    try:
+        df = read_traces(run_dir)
+    except FileNotFoundError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if not 0 < args.level < 1:
+        print(f"error: --level must be in (0, 1) (got {args.level})", file=sys.stderr)
+        return 2
+    by = [c for c in args.by.split(",") if c]
+    try:
+        table = summarize(df, by=by, level=args.level)
+    except KeyError as err:
+        print(f"error: {err.args[0]}", file=sys.stderr)
+        return 2
+    metrics = [c for c in df.columns if c.startswith("m_")]
+    preferred = [c for c in ("m_correct", "m_psnr_private_db", "m_psnr_db") if c in metrics]
+    metric = args.metric or (preferred or metrics or [None])[0]
+    if metric is not None and metric not in df.columns:
+        print(f"error: --metric {metric!r} not in the trace; metrics: {metrics}",
+              file=sys.stderr)
+        return 2
+    out = run_dir / "report"
+    out.mkdir(exist_ok=True)
+    table.to_csv(out / "summary.csv", index=False)
+    png = plot_run(df, out / "timeseries.png", metric)
+    wide = table.assign(value=[f"{m:.4g} [{lo:.4g}, {hi:.4g}]" for m, lo, hi in
+                               zip(table["mean"], table.ci_low, table.ci_high, strict=True)])
+    with pd.option_context("display.width", 200, "display.max_columns", 50):
+        print(wide.pivot(index="column", columns=by, values="value").to_string())
+    print(f"{len(df)} rows, {df['replica'].nunique()} replica(s); {args.level:.0%} intervals "
+          f"over {table.ci_over.iloc[0]}\nwrote {out / 'summary.csv'} and {png}")
     return 0

@@ -1,0 +1,111 @@
+"""pandas helpers for trace tables: grouped means with confidence intervals, and plots.
+
+``summarize`` turns a trace DataFrame (``simulator.trace.read_traces``) into one row per
+group (default: per receiver) with, for each numeric column, the mean and a two-sided
+Student-t confidence interval over *replicas* when there are several (replicas are
+independent; packets within a replica are not), else over packets (then the interval
+understates the uncertainty of correlated fading and says so in ``ci_over``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+__all__ = ["DEFAULT_COLUMNS", "mean_ci", "plot_run", "summarize"]
+
+#: Columns summarised by default (plus every codec metric ``m_*``), when present.
+DEFAULT_COLUMNS = ("snr_true_db", "snr_est_db", "snr_mismatch_db", "fading_gain",
+                   "distance_m", "capacity_bps_hz", "secrecy_capacity_bps_hz",
+                   "secrecy_outage")
+
+
+def mean_ci(values: Sequence[float] | np.ndarray, level: float = 0.95) -> tuple[float, float,
+                                                                                float, int]:
+    """(mean, lower, upper, n) of the finite ``values``; Student-t interval at ``level``.
+
+    n < 2 gives an interval of NaN (no spread to estimate from)."""
+    x = np.asarray(values, dtype=float)
+    x = x[np.isfinite(x)]
+    n = int(x.size)
+    if n == 0:
+        return float("nan"), float("nan"), float("nan"), 0
+    m = float(x.mean())
+    if n < 2:
+        return m, float("nan"), float("nan"), n
+    half = float(stats.t.ppf(0.5 + level / 2, n - 1) * x.std(ddof=1) / np.sqrt(n))
+    return m, m - half, m + half, n
+
+
+def summarize(df: pd.DataFrame, by: Sequence[str] = ("node", "role"),
+              columns: Sequence[str] | None = None, level: float = 0.95) -> pd.DataFrame:
+    """Long table: one row per (group, column) with mean, ci_low, ci_high, n, ci_over.
+
+    Columns default to :data:`DEFAULT_COLUMNS` and every ``m_*`` column present; booleans
+    (e.g. ``secrecy_outage``) become probabilities. With several replicas, each replica's
+    mean is one sample (``ci_over = "replicas"``); with one, every packet is
+    (``ci_over = "packets"``).
+    """
+    by = list(by)
+    missing = [c for c in by if c not in df.columns]
+    if missing:
+        raise KeyError(f"group column(s) {missing} not in the trace; have {list(df.columns)}")
+    if columns is None:
+        columns = [c for c in DEFAULT_COLUMNS if c in df.columns]
+        columns += [c for c in df.columns if c.startswith("m_")]
+    else:
+        bad = [c for c in columns if c not in df.columns]
+        if bad:
+            raise KeyError(f"column(s) {bad} not in the trace")
+    replicas = df["replica"].nunique() if "replica" in df.columns else 1
+    rows = []
+    for key, group in df.groupby(by, sort=False):
+        key = key if isinstance(key, tuple) else (key,)
+        for col in columns:
+            values = group[col].astype(float)
+            if replicas > 1:
+                values = values.groupby(group["replica"]).mean()
+            m, lo, hi, n = mean_ci(values.to_numpy(), level)
+            rows.append({**dict(zip(by, key, strict=True)), "column": col, "mean": m,
+                         "ci_low": lo, "ci_high": hi, "n": n,
+                         "ci_over": "replicas" if replicas > 1 else "packets"})
+    return pd.DataFrame(rows)
+
+
+def plot_run(df: pd.DataFrame, out_path: str | Path, metric: str | None = None,
+             window: int = 20) -> Path:
+    """PNG of SNR (true and Alice's estimate) and, if given, a codec metric (rolling mean
+    over ``window`` packets) against time for every receiver of replica 0."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    d = df[df["replica"] == df["replica"].min()] if "replica" in df.columns else df
+    panels = 2 if metric else 1
+    fig, axes = plt.subplots(panels, 1, figsize=(8, 3.2 * panels), sharex=True, squeeze=False)
+    ax = axes[0, 0]
+    for node, g in d.groupby("node", sort=False):
+        ax.plot(g["time_s"], g["snr_true_db"], lw=0.8, label=f"{node} true")
+    bob = d[d["role"] == "bob"]
+    ax.plot(bob["time_s"], bob["snr_est_db"], "k--", lw=0.8, label="Alice's estimate (Bob)")
+    ax.set_ylabel("SNR (dB)")
+    ax.legend(fontsize=7, ncol=2)
+    if metric:
+        ax = axes[1, 0]
+        for node, g in d.groupby("node", sort=False):
+            ax.plot(g["time_s"], g[metric].astype(float).rolling(window, min_periods=1).mean(),
+                    lw=0.9, label=node)
+        ax.set_ylabel(f"{metric} (rolling {window})")
+        ax.legend(fontsize=7, ncol=2)
+    axes[-1, 0].set_xlabel("time (s)")
+    fig.tight_layout()
+    out = Path(out_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
