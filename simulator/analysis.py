@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["DEFAULT_COLUMNS", "mean_ci", "plot_run", "summarize"]
+__all__ = ["DEFAULT_COLUMNS", "mean_ci", "plot_run", "plot_sweep", "summarize"]
 
 #: Columns summarised by default (plus every codec metric ``m_*``), when present.
 DEFAULT_COLUMNS = ("snr_true_db", "snr_est_db", "snr_mismatch_db", "fading_gain",
@@ -106,6 +106,35 @@ def plot_run(df: pd.DataFrame, out_path: str | Path, metric: str | None = None,
     fig.tight_layout()
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
+
+
+def plot_sweep(summary: pd.DataFrame, axis: str, column: str, out_path: str | Path,
+               group: str = "node") -> Path:
+    """PNG of ``column``'s mean (with its interval as error bars) against sweep ``axis``,
+    one line per ``group`` value; ``summary`` is :func:`simulator.sweep.collect`'s table."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    d = summary[summary["column"] == column]
+    if d.empty:
+        raise KeyError(f"column {column!r} not in the sweep summary")
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    for name, g in d.groupby(group, sort=False):
+        g = g.sort_values(axis)
+        err = np.vstack([g["mean"] - g["ci_low"], g["ci_high"] - g["mean"]])
+        ax.errorbar(g[axis], g["mean"], yerr=np.nan_to_num(err), marker="o", ms=3,
+                    capsize=3, label=str(name))
+    ax.set_xlabel(axis)
+    ax.set_ylabel(f"{column} (mean, {d['ci_over'].iloc[0]} CI)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    out = Path(out_path)
     fig.savefig(out, dpi=120)
     plt.close(fig)
     return out

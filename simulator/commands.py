@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-__all__ = ["cmd_report", "cmd_run", "cmd_validate", "register"]
+__all__ = ["cmd_report", "cmd_run", "cmd_sweep", "cmd_validate", "register"]
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -38,6 +38,24 @@ def register(subparsers) -> None:
     val = subparsers.add_parser("validate", help="check a scenario file and print a summary")
     _add_common(val)
     val.set_defaults(func=cmd_validate)
+    sw = subparsers.add_parser("sweep", help="Monte Carlo sweep: scenario x axes x replicas, "
+                               "resumable; summary with confidence intervals")
+    _add_common(sw)
+    sw.add_argument("--axis", action="append", default=[], metavar="KEY.PATH=V1,V2,...",
+                    help="swept scenario key and its values (YAML each); repeatable: the "
+                         "points are the product, e.g. --axis bob.estimator.bias_db=-6,0,6")
+    sw.add_argument("--replicas", type=int, default=3, help="replicas per point (default 3)")
+    sw.add_argument("--seed", type=int, default=None, help="root seed (default: run.seed)")
+    sw.add_argument("--workers", type=int, default=1, help="local worker processes")
+    sw.add_argument("--out", default="results", metavar="DIR")
+    sw.add_argument("--sweep-id", default=None, help="sweep folder name (default: "
+                    "<scenario>-sweep-<UTC time>); an existing one is resumed")
+    sw.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None)
+    sw.add_argument("--plot", default=None, metavar="COLUMN",
+                    help="trace column to plot against the first axis (default: a codec "
+                         "metric, else secrecy_capacity_bps_hz)")
+    sw.add_argument("--no-progress", action="store_true")
+    sw.set_defaults(func=cmd_sweep)
     rep = subparsers.add_parser("report", help="summarise a run folder: means with confidence "
                                 "intervals per receiver (CSV) and a time-series plot (PNG)")
     rep.add_argument("run_dir", help="run folder written by semsim run (results/<run_id>)")
@@ -146,4 +164,50 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(wide.pivot(index="column", columns=by, values="value").to_string())
     print(f"{len(df)} rows, {df['replica'].nunique()} replica(s); {args.level:.0%} intervals "
           f"over {table.ci_over.iloc[0]}\nwrote {out / 'summary.csv'} and {png}")
+    return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """Plan (validating every point), run what is not done, collect, plot."""
+    from datetime import datetime, timezone
+
+    from tqdm import tqdm
+
+    from simulator.analysis import plot_sweep
+    from simulator.errors import ScenarioError
+    from simulator.sweep import collect, parse_axis, plan_sweep, run_sweep
+
+    try:
+        if not args.axis:
+            raise ScenarioError("--axis", "give at least one axis (key.path=v1,v2,...)")
+        if args.workers < 1:
+            raise ScenarioError("--workers", "must be >= 1", args.workers)
+        axes = [parse_axis(a) for a in args.axis]
+        name = Path(args.scenario).stem
+        sweep_id = args.sweep_id or (
+            f"{name}-sweep-{datetime.now(timezone.utc).strftime('%Y%m%d-%H%M%S')}")
+        plan = plan_sweep(args.scenario, axes, Path(args.out) / sweep_id,
+                          replicas=args.replicas, seed=args.seed, overrides=args.overrides)
+        with tqdm(total=len(plan.tasks()), unit="run", disable=args.no_progress or None,
+                  desc=sweep_id) as bar:
+            counts = run_sweep(plan, workers=args.workers, device=args.device,
+                               progress=bar.update)
+    except ScenarioError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    summary = collect(plan)
+    cols = set(summary["column"])
+    pick = [c for c in ("m_correct", "m_psnr_private_db", "m_psnr_db", "secrecy_capacity_bps_hz")
+            if c in cols]
+    column = args.plot or (pick[0] if pick else sorted(cols)[0])
+    if column not in cols:
+        print(f"error: --plot {column!r} not in the traces; have {sorted(cols)}",
+              file=sys.stderr)
+        return 2
+    png = plot_sweep(summary, axes[0].key, column, plan.out_dir / "sweep.png")
+    view = summary[summary["column"] == column]
+    print(view.drop(columns=["column"]).to_string(index=False, float_format="%.4g"))
+    print(f"{len(plan.points)} point(s) x {plan.replicas} replica(s): {counts['run']} run, "
+          f"{counts['skipped']} already done\nsweep folder: {plan.out_dir} (summary.csv, "
+          f"summary.parquet, {png.name})")
     return 0

@@ -1,0 +1,82 @@
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from simhelpers import BASE, merge
+
+from simulator.cli import main
+from simulator.engine import run_scenario
+from simulator.errors import ScenarioError
+from simulator.scenario import load_scenario
+from simulator.sweep import collect, parse_axis, plan_sweep, run_sweep
+
+
+@pytest.fixture
+def scenario_file(tmp_path) -> Path:
+    path = tmp_path / "s.yaml"
+    data = merge(BASE, {"run": {"num_packets": 25, "seed": 11},
+                        "bob": {"estimator": {"kind": "bias"}}})
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_parse_axis_and_named_errors():
+    ax = parse_axis("bob.estimator.bias_db=-3, 0,3.5")
+    assert ax.key == "bob.estimator.bias_db" and ax.values == (-3, 0, 3.5)
+    for bad in ("nokey", "a.b=", "a.b=1,1"):
+        with pytest.raises(ScenarioError):
+            parse_axis(bad)
+
+
+def test_every_point_is_validated_before_running(scenario_file, tmp_path):
+    with pytest.raises(ScenarioError, match=r"bob\.estimator\.std_db"):
+        plan_sweep(scenario_file, [parse_axis("bob.estimator.std_db=1,-2")], tmp_path / "x",
+                   replicas=1)
+    assert not (tmp_path / "x").exists()  # nothing written
+
+
+def test_sweep_resumes_and_matches_single_runs(scenario_file, tmp_path):
+    axes = [parse_axis("bob.estimator.bias_db=-6,6")]
+    plan = plan_sweep(scenario_file, axes, tmp_path / "sw", replicas=2)
+    assert plan.seed == 11 and len(plan.tasks()) == 4
+    assert run_sweep(plan) == {"run": 4, "skipped": 0}
+    assert run_sweep(plan) == {"run": 0, "skipped": 4}  # everything done
+    (tmp_path / "sw" / "p001" / "replicas" / "r001.json").unlink()  # "crashed" task
+    assert run_sweep(plan) == {"run": 1, "skipped": 3}
+    summary = collect(plan)
+    assert set(summary.n) == {2} and set(summary.ci_over) == {"replicas"}
+    assert (tmp_path / "sw" / "summary.parquet").is_file()
+    # point 1, replica 1 equals a plain run of the same scenario, seed and replica
+    sc = load_scenario(scenario_file, ["bob.estimator.bias_db=6"])
+    run_scenario(sc, tmp_path / "single", 11, 1, run_id="sw-p001")
+    got = pd.read_parquet(tmp_path / "sw" / "p001" / "traces" / "r001-p00000.parquet")
+    want = pd.read_parquet(tmp_path / "single" / "traces" / "r001-p00000.parquet")
+    pd.testing.assert_frame_equal(got, want)
+    # common random numbers: the bias moves Alice's estimate, not the true SNR draws
+    true = summary[(summary.node == "bob") & (summary.column == "snr_true_db")]
+    assert true["mean"].iloc[0] == pytest.approx(true["mean"].iloc[1])
+    lo, hi = (pd.read_parquet(tmp_path / "sw" / f"p00{p}" / "traces") for p in (0, 1))
+    fed = (lo.role == "bob") & (lo.feedback_packet_id >= 0)  # Alice has heard from Bob
+    diff = hi.snr_mismatch_db[fed].to_numpy() - lo.snr_mismatch_db[fed].to_numpy()
+    assert fed.sum() > 15 and diff == pytest.approx(12.0)
+
+
+def test_process_pool_gives_the_same_summary(scenario_file, tmp_path):
+    axes = [parse_axis("propagation.exponent=2.5,3.5")]
+    a = plan_sweep(scenario_file, axes, tmp_path / "a", replicas=2)
+    b = plan_sweep(scenario_file, axes, tmp_path / "b", replicas=2)
+    run_sweep(a, workers=1)
+    run_sweep(b, workers=2)
+    pd.testing.assert_frame_equal(collect(a), collect(b))
+
+
+def test_cli_sweep_and_guard_against_reusing_a_folder(scenario_file, tmp_path, capsys):
+    args = ["sweep", str(scenario_file), "--axis", "bob.estimator.bias_db=0,3",
+            "--replicas", "2", "--out", str(tmp_path), "--sweep-id", "s", "--no-progress"]
+    assert main(args) == 0
+    assert (tmp_path / "s" / "sweep.png").stat().st_size > 5_000
+    assert "4 run, 0 already done" in capsys.readouterr().out
+    assert main(args) == 0 and "0 run, 4 already done" in capsys.readouterr().out
+    args[3] = "bob.estimator.bias_db=0,4"
+    assert main(args) == 2 and "different sweep" in capsys.readouterr().err
