@@ -19,6 +19,8 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
+from models.channel import awgn, rayleigh_equalized
+
 __all__ = [
     "JSCCConfig",
     "DeepJSCC",
@@ -82,6 +84,9 @@ def sample_snr_db(
     return lo + (hi - lo) * torch.rand(batch, generator=generator)
 
 
+_REAL_POWER = 0.5  # unit-power complex symbols: 1/2 per real dimension
+
+
 def apply_channel(
     z: torch.Tensor,
     snr_db: float | torch.Tensor,
@@ -94,26 +99,15 @@ def apply_channel(
     ``"awgn"`` (complex noise of variance 10^(-snr/10) per symbol, half per real part),
     ``"rayleigh"`` (one CN(0, 1) gain per image, i.e. block fading over the packet, with
     perfect-CSI zero-forcing equalisation, so the output is y / h), or ``"none"``.
-    Returns the received (equalised) real tensor (B, 2k). Noise is drawn from ``generator``
-    on the CPU and moved to ``z``'s device, so results do not depend on the device.
+    Returns the received (equalised) real tensor (B, 2k). The channels live in
+    :mod:`models.channel` (noise drawn on the CPU: results do not depend on the device).
     """
     if kind == "none":
         return z
-    b = z.shape[0]
-    snr = torch.as_tensor(snr_db, dtype=torch.float32).reshape(-1)
-    if snr.numel() == 1:
-        snr = snr.expand(b)
-    sigma = torch.sqrt(10.0 ** (-snr / 10.0) / 2.0).to(z.device).view(b, 1)
-    noise = torch.randn(z.shape, generator=generator).to(z.device, z.dtype) * sigma
     if kind == "awgn":
-        return z + noise
+        return awgn(z, snr_db, _REAL_POWER, generator)
     if kind == "rayleigh":
-        h = torch.complex(
-            torch.randn(b, 1, generator=generator), torch.randn(b, 1, generator=generator)
-        ) / (2.0**0.5)
-        h = h.to(z.device)
-        y = real_to_complex(z) * h + real_to_complex(noise)
-        return complex_to_real(y / h).to(z.dtype)
+        return rayleigh_equalized(z, snr_db, _REAL_POWER, generator)[0]
     raise ValueError(f"unknown channel kind {kind!r}; choose awgn, rayleigh or none")
 
 
