@@ -32,6 +32,10 @@ def add_train_commands(train_subparsers) -> argparse.ArgumentParser:
     p.add_argument("--unet-epochs", type=int, default=None)
     p.add_argument("--n-feat", type=int, default=None)
     p.add_argument("--guidance-w", type=float, default=None)
+    p.add_argument("--ft-samples", type=int, default=None, help="Alg. 2 DDIM samples")
+    p.add_argument("--ft-high-frac", type=float, default=None,
+                   help="share of Alg. 2 samples with t* >= --ft-high-min")
+    p.add_argument("--ft-high-min", type=int, default=None)
     p.set_defaults(func=_run_train)
     return p
 
@@ -51,8 +55,11 @@ def add_eval_commands(eval_subparsers) -> argparse.ArgumentParser:
     p.add_argument("--fig8-tstars", default="0,60,120,180,240,300,400")
     p.add_argument("--guidance-w", type=float, default=None, help="override Eq. 18 weight")
     p.add_argument("--parts", default="tstar,fig5,fig8",
-                   help="subset of tstar,fig5,fig8,levers (levers: E-DiffSem w / relabeller)")
+                   help="subset of tstar,fig5,fig8,levers,headroom (levers: E-DiffSem w / "
+                        "relabeller; headroom: receivers trained on y alone)")
     p.add_argument("--levers-w", default="0,1,3", help="guidance weights for --parts levers")
+    p.add_argument("--headroom-epochs", type=int, default=40)
+    p.add_argument("--headroom-probes", default="small,mlp,conv")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--device", default="auto", help="auto (cuda if available) | cpu | cuda")
     p.add_argument("--seed", type=int, default=1234)
@@ -74,7 +81,8 @@ def _run_train(args) -> int:
     device = resolve_device(args.device)
     cfg = make_config(args.dataset, args.preset, seed=args.seed, threads=args.threads,
                       unet_epochs=args.unet_epochs or args.epochs, n_feat=args.n_feat,
-                      guidance_w=args.guidance_w)
+                      guidance_w=args.guidance_w, ft_samples=args.ft_samples,
+                      ft_high_frac=args.ft_high_frac, ft_high_min=args.ft_high_min)
     work = Path(args.work_dir or f"runs/diffsem-{args.dataset}-{args.preset}")
     if not args.resume and work.exists():
         shutil.rmtree(work)

@@ -24,7 +24,8 @@ from .channel import awgn
 from .loader import LoadedDiffSem, load_diffsem
 from .training import ibal_names
 
-__all__ = ["run_eval", "eval_tstar", "eval_ibal", "eval_fig8", "link_pair", "summarize"]
+__all__ = ["run_eval", "eval_tstar", "eval_ibal", "eval_fig8", "eval_headroom", "link_pair",
+           "summarize", "HeadroomProbe"]
 
 
 def _acc(logits: torch.Tensor, lab: torch.Tensor) -> float:
@@ -124,6 +125,136 @@ def eval_levers(b: LoadedDiffSem, x, lab, snr_db: float, tstars, ws, seed: int =
     return rows
 
 
+class HeadroomProbe(torch.nn.Module):
+    """A receiver that sees only y (and t*): ``small`` is the receiver classifier's own
+    shape (input [y, y, t]), ``mlp`` is 65 -> 512 -> 512 -> 10, ``conv`` a small conv net on
+    the C x 8 x 8 feature with t* as an extra channel."""
+
+    def __init__(self, kind: str, feat_ch: int = 1, T: int = 500, n_classes: int = 10):
+        super().__init__()
+        from torch import nn
+
+        self.kind, self.T = kind, T
+        d = feat_ch * 64
+        if kind == "small":
+            self.net = nn.Sequential(nn.Linear(2 * d + 1, 64), nn.ReLU(),
+                                     nn.Linear(64, n_classes))
+        elif kind == "mlp":
+            self.net = nn.Sequential(nn.Linear(d + 1, 512), nn.ReLU(), nn.Dropout(0.1),
+                                     nn.Linear(512, 512), nn.ReLU(), nn.Dropout(0.1),
+                                     nn.Linear(512, n_classes))
+        elif kind == "conv":
+            self.net = nn.Sequential(
+                nn.Conv2d(feat_ch + 1, 32, 3, 1, 1), nn.ReLU(),
+                nn.Conv2d(32, 64, 3, 1, 1), nn.ReLU(),
+                nn.Conv2d(64, 64, 3, 2, 1), nn.ReLU(), nn.Flatten(),
+                nn.Linear(64 * 16, 256), nn.ReLU(), nn.Dropout(0.1), nn.Linear(256, n_classes))
+        else:
+            raise ValueError(f"unknown probe {kind!r}")
+
+    def forward(self, y: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        tt = (t.float() / self.T).to(y.device)
+        if self.kind == "conv":
+            tc = tt.view(-1, 1, 1, 1).expand(-1, 1, *y.shape[2:])
+            return self.net(torch.cat([y, tc], 1))
+        f = y.flatten(1)
+        if self.kind == "small":
+            return self.net(torch.cat([f, f, tt.view(-1, 1)], 1))
+        return self.net(torch.cat([f, tt.view(-1, 1)], 1))
+
+
+def eval_headroom(b: LoadedDiffSem, x, lab, snr_db: float, tstars, epochs: int = 40,
+                  kinds=("small", "mlp", "conv"), seed: int = 0, data_dir=None,
+                  log=print) -> list[dict]:
+    """How much could ANY receiver that sees only y gain over classifier-only?
+
+    Probes are trained on the pair split (the data the classifier-only receiver had),
+    specialised to this SNR and to the listed t* (drawn uniformly), with fresh self-noise
+    and channel noise every batch; the best epoch on the pair validation split (fixed
+    packets) is kept. They are scored on the same test packets as ``eval_tstar`` (same
+    seeds), next to classifier-only. x0_hat is a deterministic function of y, so no
+    DiffSem-style receiver can beat the Bayes classifier of y; the probes estimate how far
+    classifier-only is from it (a lower bound on the headroom)."""
+    from .training import features, load_splits
+
+    sys_ = b.system
+    dev = x.device
+    d = load_splits(b.config, data_dir).to(dev)
+    with torch.no_grad():
+        X0 = features(sys_, d.pair.images)
+        V0 = features(sys_, d.val.images)
+        x0 = sys_.encoder(x)
+    Y, VY = d.pair.labels, d.val.labels
+    ts_all = torch.tensor([int(v) for v in tstars], dtype=torch.long)
+    gv = torch.Generator().manual_seed(seed + 4242)
+    vt = ts_all[torch.randint(0, len(ts_all), (len(V0),), generator=gv)]
+    with torch.no_grad():
+        vy = sys_.link(V0, vt, torch.full((len(V0),), float(snr_db)), generator=gv)
+    # the test packets of eval_tstar (identical seeds -> identical y)
+    test = {}
+    with torch.no_grad():
+        for ts in tstars:
+            g = torch.Generator().manual_seed(seed + int(ts))
+            t = torch.full((len(x),), int(ts), dtype=torch.long)
+            s = torch.full((len(x),), float(snr_db))
+            yb, _, _ = link_pair(sys_, x0, t, s, s, g)
+            test[int(ts)] = (yb, t, _acc(sys_.receive(yb, t, s, method="classifier",
+                                                      rescaled=True), lab))
+    rows = [{"snr_db": snr_db, "tstar": ts, "n": len(x), "receiver": "classifier_only",
+             "accuracy": acc, "train_s": None, "epochs": None, "best_val_acc": None}
+            for ts, (_, _, acc) in test.items()]
+    bs = 256
+    for kind in kinds:
+        torch.manual_seed(seed + zlib_crc(kind))
+        probe = HeadroomProbe(kind, b.config.feat_ch, b.config.T).to(dev)
+        opt = torch.optim.Adam(probe.parameters(), lr=1e-3)
+        steps = epochs * ((len(X0) + bs - 1) // bs)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+        g = torch.Generator().manual_seed(seed + 777 + zlib_crc(kind))
+        best, best_state, t0 = -1.0, None, time.time()
+        for _ep in range(epochs):
+            probe.train()
+            order = torch.randperm(len(X0), generator=g)
+            for i in range(0, len(X0), bs):
+                idx = order[i:i + bs]
+                t = ts_all[torch.randint(0, len(ts_all), (len(idx),), generator=g)]
+                with torch.no_grad():
+                    y = sys_.link(X0[idx], t, torch.full((len(idx),), float(snr_db)),
+                                  generator=g)
+                loss = torch.nn.functional.cross_entropy(probe(y, t), Y[idx])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sched.step()
+            probe.eval()
+            with torch.no_grad():
+                va = _acc(probe(vy, vt), VY)
+            if va > best:
+                best = va
+                best_state = {k: v.clone() for k, v in probe.state_dict().items()}
+        probe.load_state_dict(best_state)
+        probe.eval()
+        dt = time.time() - t0
+        with torch.no_grad():
+            for ts, (yb, t, _) in test.items():
+                rows.append({"snr_db": snr_db, "tstar": ts, "n": len(x),
+                             "receiver": f"probe_{kind}", "accuracy": _acc(probe(yb, t), lab),
+                             "train_s": round(dt, 1), "epochs": epochs,
+                             "best_val_acc": round(best, 4)})
+        log(f"headroom probe {kind}: " + ", ".join(
+            f"t*={r['tstar']} {r['accuracy']:.4f}" for r in rows
+            if r["receiver"] == f"probe_{kind}") + f" (val {best:.4f}, {dt:.0f}s)")
+    log("classifier-only: " + ", ".join(f"t*={r['tstar']} {r['accuracy']:.4f}" for r in rows
+                                        if r["receiver"] == "classifier_only"))
+    return rows
+
+
+def zlib_crc(name: str) -> int:
+    import zlib
+
+    return zlib.crc32(name.encode()) % 997
+
+
 @torch.no_grad()
 def eval_ibal(b: LoadedDiffSem, x, lab, snrs, seed: int = 0, log=print,
               tstar_equiv=None) -> list[dict]:
@@ -184,13 +315,13 @@ def summarize(df, ib, snr_db: float) -> dict:
     out["ediffsem_gain_at_tstar"] = int(gain_e.idxmax())
     out["diffsem_minus_classifier_max"] = round(float(gain_d.max()) * 100, 2)
     out["diffsem_gain_at_tstar"] = int(gain_d.idxmax())
-    worst = piv[["attacker_mlp", "attacker_conv"]].max(1)
+    worst = piv[["attacker_mlp", "attacker_conv"]].max(axis=1)
     wm = d[d.role == "attacker"].pivot_table(index="tstar", columns="method",
-                                              values="accuracy_judge_mlp").max(1)
-    worst = pd.concat([worst, wm], axis=1).max(1)
+                                              values="accuracy_judge_mlp").max(axis=1)
+    worst = pd.concat([worst, wm], axis=1).max(axis=1)
     out["bob_best_minus_worst_attacker_pts"] = {
         int(k): round(float(v) * 100, 2)
-        for k, v in (piv[["classifier", "diffsem", "ediffsem"]].max(1) - worst).items()}
+        for k, v in (piv[["classifier", "diffsem", "ediffsem"]].max(axis=1) - worst).items()}
     att = d[d.method == "attacker_mlp"]
     out["matched_ssim"] = {}
     if ib is not None and len(ib):
@@ -310,7 +441,7 @@ def run_eval(args) -> dict:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    from .cli import resolve_device
+    from models.device import resolve_device
 
     device = resolve_device(args.device)
     b = load_diffsem(args.dataset, args.checkpoint_dir, device=device)
@@ -344,6 +475,13 @@ def run_eval(args) -> dict:
                                       seed=args.seed))
         lv.insert(0, "dataset", args.dataset)
         _save(lv, out / "levers")
+    if "headroom" in parts:
+        hr = pd.DataFrame(eval_headroom(b, x, lab, args.snr_db, tstars,
+                                        epochs=args.headroom_epochs,
+                                        kinds=tuple(args.headroom_probes.split(",")),
+                                        seed=args.seed, data_dir=args.data_dir))
+        hr.insert(0, "dataset", args.dataset)
+        _save(hr, out / "headroom")
     if "fig8" in parts:
         n8 = min(n, 500)
         f8 = pd.DataFrame(eval_fig8(b, x[:n8], lab[:n8],

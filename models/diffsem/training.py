@@ -115,6 +115,7 @@ def _fit(
     work_dir: Path,
     log: Callable[[str], None],
     lr: float | None = None,
+    batch_size: int | None = None,
 ) -> dict:
     """Generic epoch loop: Adam + ReduceLROnPlateau on ``val_fn`` (lower is better), best
     weights kept, resumable from ``<work_dir>/<name>_resume.pt`` after every epoch."""
@@ -141,7 +142,7 @@ def _fit(
             m.train()
         tot, nb = 0.0, 0
         order = torch.randperm(n_train, generator=g)
-        bs = cfg.batch_size
+        bs = batch_size or cfg.batch_size
         for i in _tqdm(range(0, n_train, bs), desc=f"{name} ep{ep + 1}/{epochs}", leave=False):
             idx = order[i:i + bs]
             loss = loss_fn(idx, g)
@@ -182,12 +183,24 @@ def _save_stage(work_dir: Path, stage: str, modules: dict[str, nn.Module], info:
         "modules": {k: m.state_dict() for k, m in modules.items()}, "info": info})
 
 
+#: the modules each stage trains: a finished stage restores only these, so rerunning an
+#: earlier stage (e.g. ``finetune``) is not undone by later stages' snapshots.
+STAGE_MODULES = {
+    "pair": ("encoder", "clf0", "clf_diff", "clf_e"),
+    "unet": ("unet",),
+    "finetune": ("clf_diff", "clf_e"),
+    "adversary": ("adv_mlp", "adv_conv"),
+    "judge": ("judge_mlp", "judge_cnn"),
+}
+
+
 def _load_stage(work_dir: Path, stage: str, modules: dict[str, nn.Module]) -> dict | None:
     st = load_training_state(work_dir / f"stage_{stage}.pt")
     if st is None:
         return None
+    own = STAGE_MODULES.get(stage)
     for k, m in modules.items():
-        if k in st["modules"]:
+        if k in st["modules"] and (own is None or k in own):
             m.load_state_dict(st["modules"][k])
     return st["info"]
 
@@ -272,13 +285,25 @@ def stage_finetune(sys_: DiffSemSystem, d: DataSplits, cfg, work_dir, log) -> di
     """Alg. 2: fine-tune the receiver classifiers with encoder and U-Net fixed, on
     DiffSem outputs (clf_diff) and on soft-label-guided outputs (clf_e)."""
     cache = work_dir / "finetune_data.pt"
+    key = {"n": cfg.ft_samples, "tmax": cfg.ft_tstar_max, "high_frac": cfg.ft_high_frac,
+           "high_min": cfg.ft_high_min, "seed": cfg.seed}
     data = load_training_state(cache)
+    if data is not None and data.get("key", key) != key:
+        log(f"[finetune] cached DDIM data was made for {data.get('key')}; regenerating")
+        data = None
     if data is None:
         g = torch.Generator().manual_seed(cfg.seed + 11)
-        n = min(cfg.ft_samples, len(d.pair))
-        idx = torch.randperm(len(d.pair), generator=g)[:n]
+        n = cfg.ft_samples
+        # more samples than pair images: the same image again, with fresh noise
+        idx = torch.cat([torch.randperm(len(d.pair), generator=g)
+                         for _ in range(-(-n // len(d.pair)))])[:n]
         X0 = features(sys_, d.pair.images[idx])
         t = sample_tstar(n, cfg.ft_tstar_max, cfg.ddim_stride, g)
+        if cfg.ft_high_frac > 0:
+            hi = torch.rand(n, generator=g) < cfg.ft_high_frac
+            lo_k = cfg.ft_high_min // cfg.ddim_stride
+            t[hi] = (torch.randint(lo_k, cfg.ft_tstar_max // cfg.ddim_stride + 1,
+                                   (int(hi.sum()),), generator=g) * cfg.ddim_stride)
         s = sample_snr(n, cfg.snr_train_db, g)
         y = sys_.link(X0, t, s, generator=g)
         t0 = time.time()
@@ -291,7 +316,7 @@ def stage_finetune(sys_: DiffSemSystem, d: DataSplits, cfg, work_dir, log) -> di
 
         xu, xg = _batched(gen, n, 512, desc="finetune data")
         data = {"y": y, "t": t, "xu": xu, "xg": xg, "labels": d.pair.labels[idx],
-                "gen_s": time.time() - t0}
+                "gen_s": time.time() - t0, "key": key}
         save_training_state(cache, data)
         log(f"[finetune] generated {n} DDIM samples in {data['gen_s']:.0f}s")
     dev = next(sys_.parameters()).device
@@ -418,8 +443,36 @@ def stage_ibal(mods: dict[str, nn.Module], d: DataSplits, cfg, work_dir, log) ->
 
 def stage_judge(sys_: DiffSemSystem, mods: dict[str, nn.Module], d: DataSplits, cfg,
                 work_dir, log) -> dict:
-    """Strong classifiers on clean, Eq. 11-noised and adversary-reconstructed images of the
+    """Strong classifiers (third party, evaluation only), in two phases: clean images of
+    the whole training set (pair train + adversary split; ``judge_clean_epochs``), then a
+    balanced mix of clean, Eq. 11-noised and adversary-reconstructed images of the
     adversary split (all attackers: DiffSem MLP/conv and every IBAL adversary)."""
+    judges = {"judge_mlp": sys_.judge_mlp, "judge_cnn": sys_.judge_cnn}
+    vclean = d.val.images[:3000]
+    vl = d.val.labels[:3000]
+
+    def clean_acc() -> dict[str, float]:
+        return {k: round((m(vclean).argmax(1) == vl).float().mean().item(), 4)
+                for k, m in (("mlp", sys_.judge_mlp), ("cnn", sys_.judge_cnn))}
+
+    infos: dict = {}
+    if cfg.judge_clean_epochs:
+        XC = torch.cat([d.pair.images, d.adv.images])
+        YC = torch.cat([d.pair.labels, d.adv.labels])
+
+        def clean_loss(idx, g):
+            return (F.cross_entropy(sys_.judge_mlp(XC[idx]), YC[idx])
+                    + F.cross_entropy(sys_.judge_cnn(XC[idx]), YC[idx]))
+
+        def clean_val():
+            log(f"[judge_clean] clean val accuracy {clean_acc()}")
+            return (F.cross_entropy(sys_.judge_mlp(vclean), vl)
+                    + F.cross_entropy(sys_.judge_cnn(vclean), vl)).item()
+
+        infos["clean_phase"] = _fit("judge_clean", judges, clean_loss, clean_val, len(XC),
+                                    cfg.judge_clean_epochs, cfg, work_dir, log,
+                                    batch_size=cfg.judge_batch_size)
+        infos["clean_phase"].update({f"clean_val_acc_{k}": v for k, v in clean_acc().items()})
     X, Y = d.adv.images, d.adv.labels
     names = [n for n, _, _ in ibal_names(cfg)]
     sch = sys_.schedule
@@ -450,8 +503,7 @@ def stage_judge(sys_: DiffSemSystem, mods: dict[str, nn.Module], d: DataSplits, 
         return out
 
     gv = torch.Generator().manual_seed(cfg.seed + 31)
-    vx = mixed(d.val.images[:3000], gv)
-    vl = d.val.labels[:3000]
+    vx = mixed(vclean, gv)
 
     def loss_fn(idx, g):
         xm = mixed(X[idx], g)
@@ -459,11 +511,18 @@ def stage_judge(sys_: DiffSemSystem, mods: dict[str, nn.Module], d: DataSplits, 
                 + F.cross_entropy(sys_.judge_cnn(xm), Y[idx]))
 
     def val_fn():
+        log(f"[judge] clean val accuracy {clean_acc()}")
         return (F.cross_entropy(sys_.judge_mlp(vx), vl)
                 + F.cross_entropy(sys_.judge_cnn(vx), vl)).item()
 
-    return _fit("judge", {"judge_mlp": sys_.judge_mlp, "judge_cnn": sys_.judge_cnn}, loss_fn,
-                val_fn, len(X), cfg.judge_epochs, cfg, work_dir, log)
+    info = _fit("judge", judges, loss_fn, val_fn, len(X), cfg.judge_epochs, cfg, work_dir,
+                log, lr=cfg.judge_lr, batch_size=cfg.judge_batch_size)
+    with torch.no_grad():
+        info.update({f"clean_val_acc_{k}": v for k, v in clean_acc().items()})
+    info.update(infos)
+    log(f"[judge] best weights: clean val accuracy mlp {info['clean_val_acc_mlp']} "
+        f"cnn {info['clean_val_acc_cnn']}")
+    return info
 
 
 @torch.no_grad()
@@ -488,6 +547,12 @@ def quick_metrics(sys_: DiffSemSystem, d: DataSplits, cfg, n: int = 1000) -> dic
         out[f"tstar_{ts}"] = row
     out["judge_cnn_clean"] = round((sys_.strong_classify(x).argmax(1) == lab).float().mean()
                                    .item(), 4)
+    # both judges on the whole clean test set (their strength, reported with the leakage)
+    xt, lt = d.test.images, d.test.labels
+    for k in ("cnn", "mlp"):
+        logits = _batched(lambda i, k=k: sys_.strong_classify(xt[i], k), len(xt), 1000)
+        out[f"judge_{k}_clean_test_full"] = round((logits.argmax(1) == lt).float().mean()
+                                                  .item(), 4)
     return out
 
 

@@ -92,3 +92,92 @@ def test_shipped_checkpoint(dataset, data_dir):
     acc = float((b.system.receive(sym, t, snr, method="classifier").argmax(1) == lab)
                 .float().mean())
     assert acc > (0.9 if dataset == "mnist" else 0.75)
+
+
+def test_manifest_records_judge_strength(tiny_run):
+    _, work, _, man, logs = tiny_run
+    m = json.loads(Path(man).read_text())
+    for k in ("cnn", "mlp"):
+        v = m["metrics"][f"judge_{k}_clean_test_full"]
+        assert 0.0 <= v <= 1.0
+    info = m["extra"]["stages"]["judge"]
+    assert {"clean_val_acc_cnn", "clean_val_acc_mlp"} <= set(info)
+    assert any("[judge] clean val accuracy" in line for line in logs)
+
+
+def test_eval_cli_parts_on_tiny_checkpoint(tiny_run, tmp_path, data_dir):
+    """`semsim eval diffsem` end to end (tables, levers, headroom probes) on the tiny run."""
+    import argparse
+
+    import pandas as pd
+
+    from models.diffsem.cli import add_eval_commands
+
+    _, _, ck, _, _ = tiny_run
+    parser = argparse.ArgumentParser()
+    add_eval_commands(parser.add_subparsers())
+    out = tmp_path / "eval"
+    args = parser.parse_args([
+        "diffsem", "--dataset", "mnist", "--checkpoint-dir", str(ck), "--out", str(out),
+        "--n-test", "16", "--tstars", "0,100", "--parts", "tstar,levers,headroom",
+        "--levers-w", "0", "--headroom-epochs", "1", "--threads", "1", "--device", "cpu"]
+        + (["--data-dir", str(data_dir)] if data_dir else []))
+    assert args.func(args) == 0
+    hr = pd.read_csv(out / "headroom.csv")
+    assert set(hr.receiver) == {"classifier_only", "probe_small", "probe_mlp", "probe_conv"}
+    assert set(hr.tstar) == {0, 100} and hr.accuracy.between(0, 1).all()
+    assert (out / "acc_vs_tstar.csv").is_file() and (out / "levers.csv").is_file()
+    s = json.loads((out / "summary.json").read_text())
+    assert "ediffsem_minus_classifier_max" in s and "bob_best_minus_worst_attacker_pts" in s
+
+
+def test_finished_stage_restores_only_its_modules(tiny_run):
+    """Rerunning an early stage is not undone by later stages' snapshots."""
+    from models.checkpoint import load_training_state
+    from models.diffsem.system import MODULE_NAMES, DiffSemSystem
+    from models.diffsem.training import _load_stage
+
+    cfg, work, _, _, _ = tiny_run
+    sys_ = DiffSemSystem(cfg)
+    for p in sys_.clf_e.parameters():
+        p.data.zero_()
+    _load_stage(work, "adversary", {k: getattr(sys_, k) for k in MODULE_NAMES})
+    assert all(float(p.detach().abs().sum()) == 0.0 for p in sys_.clf_e.parameters())
+    ref = load_training_state(work / "stage_adversary.pt")["modules"]["adv_conv"]
+    for k, v in sys_.adv_conv.state_dict().items():
+        assert torch.equal(v, ref[k])
+
+
+def test_finetune_high_tstar_share(tiny_run, tmp_path, data_dir):
+    from dataclasses import replace
+
+    from models.checkpoint import load_training_state
+    from models.diffsem.system import DiffSemSystem
+    from models.diffsem.training import load_splits, stage_finetune
+
+    cfg, _, _, _, _ = tiny_run
+    cfg = replace(cfg, ft_samples=400, ft_high_frac=1.0, ft_high_min=60, ft_tstar_max=100,
+                  ft_epochs=1)
+    sys_ = DiffSemSystem(cfg).eval()
+    d = load_splits(cfg, data_dir)
+    stage_finetune(sys_, d, cfg, tmp_path, lambda m: None)
+    data = load_training_state(tmp_path / "finetune_data.pt")
+    # more samples than the (tiny) pair split: images repeat with fresh noise
+    assert len(data["t"]) == 400 > len(d.pair)
+    assert int(data["t"].min()) >= 60 and int(data["t"].max()) <= 100
+    assert data["key"]["high_frac"] == 1.0
+
+
+@pytest.mark.parametrize("dataset,floor", [("mnist", 0.985), ("fashion", 0.87)])
+def test_shipped_judges_are_strong(dataset, floor, data_dir):
+    """The leakage judges must not understate the attacker: clean test accuracy of the CNN
+    judge (first 1,000 test images) matches the manifest and clears the floor."""
+    if not (CHECKPOINT_DIR / f"diffsem-{dataset}.json").is_file():
+        pytest.skip(f"no shipped diffsem-{dataset} checkpoint")
+    b = load_diffsem(dataset, with_baselines=False)
+    test = load_dataset(dataset, "test", data_dir)
+    x, lab = test.images[:1000], test.labels[:1000]
+    acc = float((b.system.strong_classify(x, "cnn").argmax(1) == lab).float().mean())
+    assert acc == pytest.approx(b.manifest["metrics"]["judge_cnn_clean"], abs=1e-3)
+    assert b.manifest["metrics"]["judge_cnn_clean_test_full"] >= floor
+    assert acc >= floor - 0.01
