@@ -205,12 +205,12 @@ def eval_headroom(b: LoadedDiffSem, x, lab, snr_db: float, tstars, epochs: int =
             for ts, (_, _, acc) in test.items()]
     bs = 256
     for kind in kinds:
-        torch.manual_seed(seed + zlib_crc(kind))
+        torch.manual_seed(seed + _crc_seed(kind))
         probe = HeadroomProbe(kind, b.config.feat_ch, b.config.T).to(dev)
         opt = torch.optim.Adam(probe.parameters(), lr=1e-3)
         steps = epochs * ((len(X0) + bs - 1) // bs)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
-        g = torch.Generator().manual_seed(seed + 777 + zlib_crc(kind))
+        g = torch.Generator().manual_seed(seed + 777 + _crc_seed(kind))
         best, best_state, t0 = -1.0, None, time.time()
         for _ep in range(epochs):
             probe.train()
@@ -249,7 +249,7 @@ def eval_headroom(b: LoadedDiffSem, x, lab, snr_db: float, tstars, epochs: int =
     return rows
 
 
-def zlib_crc(name: str) -> int:
+def _crc_seed(name: str) -> int:
     import zlib
 
     return zlib.crc32(name.encode()) % 997
