@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from models.channel import awgn
 from models.data import load_dataset
 from models.metrics import ms_ssim, psnr, ssim
 
 from .baselines import direct_noise, permute_quadrants
-from .channel import awgn
 from .loader import LoadedDiffSem, load_diffsem
 from .training import ibal_names
 

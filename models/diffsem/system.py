@@ -17,9 +17,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from models.channel import awgn
 from models.diffusion import DDIMSampler, NoiseSchedule, select_tprime, self_noise, transmit_power
 
-from .channel import awgn
 from .config import DiffSemConfig
 from .networks import (
     ContextUNet,

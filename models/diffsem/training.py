@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from models.channel import awgn
 from models.checkpoint import (
     load_training_state,
     save_checkpoint,
@@ -30,7 +31,6 @@ from models.checkpoint import (
 from models.data import dataset_sha256, load_dataset, split_pair_adversary
 
 from .baselines import IBAL, direct_noise, ibal_lambda
-from .channel import awgn
 from .config import DiffSemConfig
 from .networks import MLPAdversary
 from .system import MODULE_NAMES, DiffSemSystem

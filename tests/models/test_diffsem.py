@@ -8,8 +8,8 @@ import pytest
 import torch
 from torch import nn
 
+from models.channel import awgn, rayleigh_equalized
 from models.diffsem.baselines import IBAL, direct_noise, ibal_lambda, permute_quadrants
-from models.diffsem.channel import awgn, rayleigh_equalized
 from models.diffsem.config import DiffSemConfig, make_config
 from models.diffsem.networks import (
     ContextUNet,

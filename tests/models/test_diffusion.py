@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from models.diffsem.channel import awgn
+from models.channel import awgn
 from models.diffusion import (
     DDIMSampler,
     NoiseSchedule,
