@@ -5,7 +5,8 @@ last reported; the :class:`BroadcastLink` takes every receiver's channel state a
 packet's time from the :class:`ReceiverBank` (positions, path loss, shadowing, AR(1)
 fading and SNR estimates are exogenous, so the bank computes them vectorised over
 receivers and ``run.lookahead_packets`` upcoming packets at once), applies the channel to
-the symbols, decodes all receivers in one batched codec call, appends the trace rows and
+the symbols, decodes all receivers in one batched codec call (or, with
+``codec.decode_batch_packets`` > 1, several packets per call), appends the trace rows and
 fans the reception out to every receiver's inbox (like SimPy's BroadcastPipe); Bob's
 process feeds his SNR estimate back to Alice after the feedback delay.
 
@@ -27,7 +28,7 @@ import simpy
 import yaml
 
 from simulator import channels as ch
-from simulator.codecs import CODECS
+from simulator.codecs import CODECS, Transmission, decode_many
 from simulator.link_budget import mean_snr_db as link_mean_snr_db
 from simulator.link_budget import noise_power_dbm
 from simulator.nodes import Alice, FeedbackChannel, Packet, Receiver, TrafficSchedule
@@ -269,10 +270,12 @@ class BroadcastLink:
     BroadcastPipe)."""
 
     def __init__(self, env: simpy.Environment, *, bank: ReceiverBank, roles: list[str],
-                 codec, trace: TraceWriter) -> None:
+                 codec, trace: TraceWriter, decode_batch_packets: int = 1) -> None:
         self.env, self.bank, self.codec, self.trace = env, bank, codec, trace
         self.roles = tuple(roles)
         self.inboxes: list[simpy.Store] = []
+        self.decode_batch_packets = int(decode_batch_packets)
+        self._pending: list[tuple[Transmission, np.ndarray, np.ndarray, dict, dict]] = []
 
     def subscribe(self) -> simpy.Store:
         """A new receiver inbox (SimPy Store) that gets every transmission."""
@@ -285,7 +288,6 @@ class BroadcastLink:
         tx = packet.tx
         obs = self.bank.observe(packet.packet_id, np.asarray(tx.symbols, dtype=np.float64))
         rows = obs.rows
-        metrics = self.codec.decode(tx, obs.received, rows["snr_rx_est_db"], self.roles)
         event = {
             "packet_id": packet.packet_id,
             "time_s": packet.time_s,
@@ -300,12 +302,27 @@ class BroadcastLink:
             if isinstance(value, (int, float, str, bool, np.number)):
                 event[f"h_{key}"] = value
         rows["snr_mismatch_db"] = packet.snr_est_db - rows["snr_true_db"]
-        for key, value in metrics.items():
-            rows[f"m_{key}"] = value
-        self.trace.add(event, rows)
+        self._pending.append((tx, obs.received, rows["snr_rx_est_db"], event, rows))
+        if len(self._pending) >= self.decode_batch_packets:
+            self.flush()
         item = (packet, rows["snr_rx_est_db"])
         for store in self.inboxes:
             store.put(item)
+
+    def flush(self) -> None:
+        """Decode the pending packets (one codec call) and append their trace rows in order.
+
+        Decoding never feeds back into the dynamics (Alice adapts to the estimator's report,
+        not to the codec's output), so it may wait for ``decode_batch_packets`` packets."""
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, []
+        results = decode_many(self.codec, [p[0] for p in pending], [p[1] for p in pending],
+                              [p[2] for p in pending], self.roles)
+        for (_, _, _, event, rows), metrics in zip(pending, results, strict=True):
+            for key, value in metrics.items():
+                rows[f"m_{key}"] = value
+            self.trace.add(event, rows)
 
 
 @dataclass
@@ -394,7 +411,8 @@ def run_scenario(scenario: Scenario, out_dir: str | Path, seed: int | None = Non
     bank = ReceiverBank(scenario, seed, replica, alice_traj=alice_traj, schedule=schedule,
                         lookahead=scenario.run.lookahead_packets,
                         target_rate_bps_hz=scenario.secrecy.target_rate_bps_hz)
-    link = BroadcastLink(env, bank=bank, roles=roles, codec=codec, trace=trace)
+    link = BroadcastLink(env, bank=bank, roles=roles, codec=codec, trace=trace,
+                         decode_batch_packets=scenario.codec.decode_batch_packets)
     alice = Alice(env, link=link, codec=codec, source=source, schedule=schedule,
                   initial_snr_est_db=a.initial_snr_est_db, log=log, progress=progress)
     feedback = FeedbackChannel(env, scenario.bob.estimator.feedback_delay_s, alice.on_feedback)
@@ -402,6 +420,7 @@ def run_scenario(scenario: Scenario, out_dir: str | Path, seed: int | None = Non
                           feedback if role == "bob" else None, log)
                  for i, (name, role) in enumerate(zip(names, roles, strict=True))]
     env.run()  # until Alice is done and every reception and report has been handled
+    link.flush()  # packets still waiting for a batched decode
     parts = trace.close()
     wall = time.perf_counter() - started
     result = RunResult(run_dir=run_dir, run_id=run_id, replica=replica, seed=seed,

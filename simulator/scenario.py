@@ -203,15 +203,19 @@ class SecrecyConfig:
 @dataclass(frozen=True)
 class CodecConfig:
     """Codec by registry name; ``options`` is the codec module's ``Options`` dataclass
-    (None -> its defaults); ``device``: auto | cpu | cuda[:N]."""
+    (None -> its defaults); ``device``: auto | cpu | cuda[:N]; ``decode_batch_packets``:
+    decode this many packets per codec call (1: every transmission event on its own)."""
 
     name: str = "reference"
     device: str = "auto"
+    decode_batch_packets: int = 1
     options: Any = None
 
     def __post_init__(self) -> None:
         check(re.fullmatch(r"auto|cpu|cuda(:\d+)?", self.device) is not None, "device",
               self.device, "must be auto, cpu or cuda[:N]")
+        check(self.decode_batch_packets >= 1, "decode_batch_packets",
+              self.decode_batch_packets, "must be >= 1")
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import numpy as np
 
 from models.device import resolve_device
 
-__all__ = ["Codec", "Transmission", "resolve_device", "set_torch_threads"]
+__all__ = ["Codec", "Transmission", "decode_many", "resolve_device", "set_torch_threads"]
 
 
 @dataclass
@@ -45,6 +45,10 @@ class Codec(Protocol):
     receivers of the event, snr_est_db (R,) each receiver's own estimate, roles (R,) of
     "bob"/"eve". Returns metric columns, each an array (R,) (same keys every call);
     the trace stores them as ``m_<key>``.
+
+    Optional: ``decode_many(txs, received, snr_est_db, roles)`` with lists over packets
+    decodes several packets in one call (the engine uses it when
+    ``codec.decode_batch_packets`` > 1); see :func:`decode_many`.
     """
 
     name: str
@@ -70,3 +74,16 @@ def set_torch_threads(num_threads: int) -> None:
         import torch
 
         torch.set_num_threads(num_threads)
+
+
+def decode_many(codec: Codec, txs: Sequence[Transmission], received: Sequence[np.ndarray],
+                snr_est_db: Sequence[np.ndarray], roles: Sequence[str]
+                ) -> list[dict[str, np.ndarray]]:
+    """Decode several packets: the codec's own ``decode_many`` when it has one (one batched
+    model call over every receiver of every packet), else ``decode`` packet by packet.
+    Returns one metrics dict (arrays (R,)) per packet, in order."""
+    many = getattr(codec, "decode_many", None)
+    if many is not None and len(txs) > 1:
+        return many(txs, received, snr_est_db, roles)
+    return [codec.decode(t, r, e, roles)
+            for t, r, e in zip(txs, received, snr_est_db, strict=True)]

@@ -91,21 +91,31 @@ class DiffSemCodec:
 
     def decode(self, tx: Transmission, received: np.ndarray, snr_est_db: np.ndarray,
                roles: Sequence[str]) -> dict[str, np.ndarray]:
+        """One packet: received (R, F) -> metric arrays (R,) (see the module docstring)."""
+        return self.decode_many([tx], [received], [snr_est_db], roles)[0]
+
+    def decode_many(self, txs: Sequence[Transmission], received: Sequence[np.ndarray],
+                    snr_est_db: Sequence[np.ndarray], roles: Sequence[str]
+                    ) -> list[dict[str, np.ndarray]]:
+        """P packets in one batch: Bob's receiver over every Bob row, the attacker and
+        judge over every Eve row (each row with its own packet's t*, t' and label)."""
         import torch
 
         from models.metrics import psnr, ssim
 
-        r = received.shape[0]
-        y = torch.as_tensor(received, dtype=torch.float32, device=self.device)
-        y = y.reshape(r, -1, 8, 8)
-        tstar = torch.full((r,), tx.header["tstar"], dtype=torch.long)
-        tprime = torch.full((r,), tx.header["tprime"], dtype=torch.long)
-        is_bob = np.array([role == "bob" for role in roles])
+        p, r = len(txs), len(roles)
+        y = torch.as_tensor(np.concatenate(received), dtype=torch.float32, device=self.device)
+        y = y.reshape(p * r, -1, 8, 8)
+        packet = np.repeat(np.arange(p), r)
+        tstar = torch.as_tensor([t.header["tstar"] for t in txs], dtype=torch.long)[packet]
+        tprime = torch.as_tensor([t.header["tprime"] for t in txs], dtype=torch.long)[packet]
+        is_bob = np.tile(np.array([role == "bob" for role in roles]), p)
         bob, eve = np.flatnonzero(is_bob), np.flatnonzero(~is_bob)
-        label = tx.truth["label"]
-        out = {"label": np.full(r, float(label)), "pred": np.full(r, np.nan),
-               "correct": np.full(r, np.nan), "passes": np.full(r, np.nan),
-               "psnr_db": np.full(r, np.nan), "ssim": np.full(r, np.nan)}
+        n = p * r
+        out = {"label": np.array([t.truth["label"] for t in txs], dtype=float)[packet],
+               "pred": np.full(n, np.nan), "correct": np.full(n, np.nan),
+               "passes": np.full(n, np.nan), "psnr_db": np.full(n, np.nan),
+               "ssim": np.full(n, np.nan)}
         if bob.size:
             sys_ = self.system
             if self.options.receiver == "ediffsem":
@@ -121,11 +131,12 @@ class DiffSemCodec:
                                        kind=self.options.attacker)
             judged = self.system.strong_classify(recon, kind=self.options.judge)
             out["pred"][eve] = judged.argmax(1).cpu().double().numpy()
-            image = tx.truth["image"].to(self.device).expand_as(recon)
+            images = torch.cat([t.truth["image"] for t in txs]).to(self.device)
+            image = images[torch.as_tensor(packet[eve])]
             out["psnr_db"][eve] = psnr(recon, image).cpu().double().numpy()
             out["ssim"][eve] = ssim(recon, image).cpu().double().numpy()
         out["correct"] = (out["pred"] == out["label"]).astype(np.float64)
-        return out
+        return [{k: v[i * r:(i + 1) * r] for k, v in out.items()} for i in range(p)]
 
 
 def build(options: Options, *, seed_sequence: np.random.SeedSequence | None = None,

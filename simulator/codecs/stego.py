@@ -102,24 +102,35 @@ class StegoCodec:
 
     def decode(self, tx: Transmission, received: np.ndarray, snr_est_db: np.ndarray,
                roles: Sequence[str]) -> dict[str, np.ndarray]:
+        """One packet: received (R, F) -> metric arrays (R,) (see the module docstring)."""
+        return self.decode_many([tx], [received], [snr_est_db], roles)[0]
+
+    def decode_many(self, txs: Sequence[Transmission], received: Sequence[np.ndarray],
+                    snr_est_db: Sequence[np.ndarray], roles: Sequence[str]
+                    ) -> list[dict[str, np.ndarray]]:
+        """P packets in one batch: reveal over every Bob row, naive and MIA decoding over
+        every Eve row, each scored against its own packet's private and host image."""
         import torch
 
         from models.metrics import psnr, ssim
 
-        r = received.shape[0]
-        y = torch.as_tensor(received / _SQRT2, dtype=torch.float32, device=self.device)
-        is_bob = np.array([role == "bob" for role in roles])
-        out = {k: np.full(r, np.nan) for k in (
+        p, r = len(txs), len(roles)
+        n = p * r
+        y = torch.as_tensor(np.concatenate(received) / _SQRT2, dtype=torch.float32,
+                            device=self.device)
+        packet = torch.as_tensor(np.repeat(np.arange(p), r))
+        private = torch.cat([t.truth["private"] for t in txs]).to(self.device)[packet]
+        host = torch.cat([t.truth["host"] for t in txs]).to(self.device)[packet]
+        is_bob = np.tile(np.array([role == "bob" for role in roles]), p)
+        bob, eve = np.flatnonzero(is_bob), np.flatnonzero(~is_bob)
+        out = {k: np.full(n, np.nan) for k in (
             "psnr_private_db", "ssim_private", "psnr_host_db", "ssim_host",
             "mia_psnr_private_db", "mia_ssim_private", "mia_ssim_host")}
-        images = torch.empty((r, *tx.truth["private"].shape[1:]), device=self.device)
-        bob, eve = np.flatnonzero(is_bob), np.flatnonzero(~is_bob)
+        images = torch.empty_like(private)
         if bob.size:
             images[bob] = self.system.reveal(y[bob], generator=self._gen)
         if eve.size:
             images[eve] = self.system.naive(y[eve])
-        private = tx.truth["private"].to(self.device).expand_as(images)
-        host = tx.truth["host"].to(self.device).expand_as(images)
         out["psnr_private_db"] = psnr(images, private).cpu().double().numpy()
         out["ssim_private"] = ssim(images, private).cpu().double().numpy()
         out["psnr_host_db"] = psnr(images, host).cpu().double().numpy()
@@ -129,7 +140,7 @@ class StegoCodec:
             out["mia_psnr_private_db"][eve] = psnr(mia, private[eve]).cpu().double().numpy()
             out["mia_ssim_private"][eve] = ssim(mia, private[eve]).cpu().double().numpy()
             out["mia_ssim_host"][eve] = ssim(mia, host[eve]).cpu().double().numpy()
-        return out
+        return [{k: v[i * r:(i + 1) * r] for k, v in out.items()} for i in range(p)]
 
 
 def build(options: Options, *, seed_sequence: np.random.SeedSequence | None = None,
