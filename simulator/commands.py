@@ -112,10 +112,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     r = scenario.run
     per_replica = r.num_packets or max(1, int(r.duration_s / scenario.alice.traffic.interval_s))
     total = per_replica * r.replicas
-    with tqdm(total=total, unit="pkt", disable=args.no_progress or None,
-              mininterval=0.5, desc=scenario.name) as bar:
-        results = run_replicas(scenario, run_dir, seed, run_id=run_id, device=args.device,
-                               progress=bar.update)
+    try:
+        with tqdm(total=total, unit="pkt", disable=args.no_progress or None,
+                  mininterval=0.5, desc=scenario.name) as bar:
+            results = run_replicas(scenario, run_dir, seed, run_id=run_id,
+                                   device=args.device, progress=bar.update)
+    except ScenarioError as err:  # e.g. a missing checkpoint or dataset, named by its key
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     rows = sum(x.num_rows for x in results)
     wall = sum(x.wall_s for x in results)
     print(f"{_summary(scenario)}\n{sum(x.num_packets for x in results)} packets, {rows} trace "

@@ -29,6 +29,7 @@ import yaml
 
 from simulator import channels as ch
 from simulator.codecs import CODECS, Transmission, decode_many
+from simulator.errors import ScenarioError
 from simulator.link_budget import mean_snr_db as link_mean_snr_db
 from simulator.link_budget import noise_power_dbm
 from simulator.nodes import Alice, FeedbackChannel, Packet, Receiver, TrafficSchedule
@@ -387,23 +388,30 @@ def run_scenario(scenario: Scenario, out_dir: str | Path, seed: int | None = Non
     run_id = run_id or run_dir.name
     if device is not None:
         scenario = replace(scenario, codec=replace(scenario.codec, device=device))
-    if write_metadata:
-        _write_run_metadata(run_dir, replace(scenario, run=replace(scenario.run, seed=seed)),
-                            run_id, seed)
-
     env = simpy.Environment()
     log: list | None = [] if scenario.trace.event_log else None
     roles = ["bob"] + ["eve"] * len(scenario.eves)
     names = [r.name for r in scenario.receivers]
+    codec_mod = CODECS.module(scenario.codec.name)
+    src_mod = SOURCES.module(scenario.source.kind)
+    try:  # missing checkpoints / data / devices are input errors: name the scenario key
+        codec = codec_mod.build(scenario.codec.options or codec_mod.Options(),
+                                seed_sequence=seed_sequence(seed, replica, "codec"),
+                                device=scenario.codec.device)
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise ScenarioError("codec", f"cannot build codec {scenario.codec.name!r}: {exc}") \
+            from exc
+    try:
+        source = src_mod.build(scenario.source.options or src_mod.Options(),
+                               rng=stream(seed, replica, "source"))
+    except (OSError, ValueError) as exc:
+        raise ScenarioError("source", f"cannot build source {scenario.source.kind!r}: {exc}") \
+            from exc
+    if write_metadata:  # only once the run can start: a failed start leaves no folder
+        _write_run_metadata(run_dir, replace(scenario, run=replace(scenario.run, seed=seed)),
+                            run_id, seed)
     trace = TraceWriter(run_dir / "traces", run_id=run_id, replica=replica, seed=seed,
                         receivers=names, roles=roles, part_rows=scenario.trace.part_rows)
-    codec_mod = CODECS.module(scenario.codec.name)
-    codec = codec_mod.build(scenario.codec.options or codec_mod.Options(),
-                            seed_sequence=seed_sequence(seed, replica, "codec"),
-                            device=scenario.codec.device)
-    src_mod = SOURCES.module(scenario.source.kind)
-    source = src_mod.build(scenario.source.options or src_mod.Options(),
-                           rng=stream(seed, replica, "source"))
     a = scenario.alice
     alice_traj = a.mobility.build(stream(seed, replica, "alice", "mobility"))
     schedule = TrafficSchedule(a.traffic, stream(seed, replica, "alice", "traffic"),

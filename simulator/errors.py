@@ -53,9 +53,21 @@ class ScenarioError(ValueError):
             path = f"{prefix}.{self.path}"
         return ScenarioError(path, self.message, self.value, self.hint, self.source)
 
+    def __reduce__(self):
+        """Pickle by constructor arguments, so the error crosses process boundaries (sweep
+        workers) intact."""
+        has_value = self.value is not _MISSING
+        return (_restore, (self.path, self.message, has_value,
+                           self.value if has_value else None, self.hint, self.source))
+
     def in_file(self, source: str) -> ScenarioError:
         """The same error attributed to file ``source``."""
         return ScenarioError(self.path, self.message, self.value, self.hint, source)
+
+
+def _restore(path: str, message: str, has_value: bool, value: Any, hint: str | None,
+             source: str | None) -> ScenarioError:
+    return ScenarioError(path, message, value if has_value else _MISSING, hint, source)
 
 
 def check(ok: bool, field: str, value: Any, message: str) -> None:

@@ -1,16 +1,20 @@
 """Stego codec inside the engine: symbol scaling, roles, determinism, named errors."""
 
+import pickle
+
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+import yaml
 from simhelpers import BASE, documented_types, merge
 
 from simulator.channels import apply_one_tap
+from simulator.cli import main
 from simulator.codecs import CODECS
 from simulator.engine import run_scenario
 from simulator.errors import ScenarioError
-from simulator.scenario import parse_scenario
+from simulator.scenario import parse_scenario, scenario_to_dict
 from simulator.units import db_to_lin
 
 
@@ -101,3 +105,16 @@ def test_batched_decoding_gives_the_same_trace(tmp_path, data_dir):
     run_scenario(many, tmp_path / "many", run_id="x")
     a, b = (pd.read_parquet(tmp_path / d / "traces") for d in ("one", "many"))
     pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-4, atol=1e-4)
+
+
+def test_missing_checkpoint_is_a_named_error_and_writes_nothing(tmp_path, capsys):
+    sc = stego_scenario(codec={"options": {"checkpoint_dir": str(tmp_path / "none")}})
+    with pytest.raises(ScenarioError, match=r"^codec: cannot build codec 'stego'.*not found"):
+        run_scenario(sc, tmp_path / "run")
+    assert not (tmp_path / "run").exists()  # a failed start leaves no half run folder
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(scenario_to_dict(sc)))
+    assert main(["run", str(path), "--out", str(tmp_path / "out"), "--no-progress"]) == 2
+    assert "jscc-gray28.json not found" in capsys.readouterr().err
+    err = ScenarioError("codec", "x", 3, "y")  # crosses process boundaries (sweep workers)
+    assert str(pickle.loads(pickle.dumps(err))) == str(err)
