@@ -16,7 +16,8 @@ import numpy as np
 
 from models.device import resolve_device
 
-__all__ = ["Codec", "Transmission", "decode_many", "resolve_device", "set_torch_threads"]
+__all__ = ["Codec", "RowLayout", "Transmission", "decode_many", "resolve_device",
+           "set_torch_threads"]
 
 
 @dataclass
@@ -87,3 +88,28 @@ def decode_many(codec: Codec, txs: Sequence[Transmission], received: Sequence[np
         return many(txs, received, snr_est_db, roles)
     return [codec.decode(t, r, e, roles)
             for t, r, e in zip(txs, received, snr_est_db, strict=True)]
+
+
+@dataclass(frozen=True)
+class RowLayout:
+    """Rows of a multi-packet decode batch: P packets x R receivers, packet-major.
+
+    ``packet`` (P*R,) packet index of each row; ``bob`` / ``eve`` row indices by role."""
+
+    num_packets: int
+    num_receivers: int
+    packet: np.ndarray
+    bob: np.ndarray
+    eve: np.ndarray
+
+    @classmethod
+    def of(cls, num_packets: int, roles: Sequence[str]) -> RowLayout:
+        is_bob = np.tile(np.array([role == "bob" for role in roles]), num_packets)
+        return cls(num_packets, len(roles), np.repeat(np.arange(num_packets), len(roles)),
+                   np.flatnonzero(is_bob), np.flatnonzero(~is_bob))
+
+    def split(self, columns: Mapping[str, np.ndarray]) -> list[dict[str, np.ndarray]]:
+        """Per-row metric arrays (P*R,) -> one dict of (R,) arrays per packet."""
+        r = self.num_receivers
+        return [{k: v[i * r:(i + 1) * r] for k, v in columns.items()}
+                for i in range(self.num_packets)]

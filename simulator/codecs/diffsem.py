@@ -22,7 +22,7 @@ from typing import Literal
 
 import numpy as np
 
-from simulator.codecs.base import Transmission, set_torch_threads
+from simulator.codecs.base import RowLayout, Transmission, set_torch_threads
 from simulator.errors import ScenarioError, check
 
 __all__ = ["DiffSemCodec", "Options", "build"]
@@ -106,11 +106,10 @@ class DiffSemCodec:
         p, r = len(txs), len(roles)
         y = torch.as_tensor(np.concatenate(received), dtype=torch.float32, device=self.device)
         y = y.reshape(p * r, -1, 8, 8)
-        packet = np.repeat(np.arange(p), r)
+        rows = RowLayout.of(p, roles)
+        packet, bob, eve = rows.packet, rows.bob, rows.eve
         tstar = torch.as_tensor([t.header["tstar"] for t in txs], dtype=torch.long)[packet]
         tprime = torch.as_tensor([t.header["tprime"] for t in txs], dtype=torch.long)[packet]
-        is_bob = np.tile(np.array([role == "bob" for role in roles]), p)
-        bob, eve = np.flatnonzero(is_bob), np.flatnonzero(~is_bob)
         n = p * r
         out = {"label": np.array([t.truth["label"] for t in txs], dtype=float)[packet],
                "pred": np.full(n, np.nan), "correct": np.full(n, np.nan),
@@ -136,7 +135,7 @@ class DiffSemCodec:
             out["psnr_db"][eve] = psnr(recon, image).cpu().double().numpy()
             out["ssim"][eve] = ssim(recon, image).cpu().double().numpy()
         out["correct"] = (out["pred"] == out["label"]).astype(np.float64)
-        return [{k: v[i * r:(i + 1) * r] for k, v in out.items()} for i in range(p)]
+        return rows.split(out)
 
 
 def build(options: Options, *, seed_sequence: np.random.SeedSequence | None = None,

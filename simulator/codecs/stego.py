@@ -26,7 +26,7 @@ from typing import Literal
 
 import numpy as np
 
-from simulator.codecs.base import Transmission, set_torch_threads
+from simulator.codecs.base import RowLayout, Transmission, set_torch_threads
 from simulator.errors import ScenarioError, check
 
 __all__ = ["Options", "StegoCodec", "build"]
@@ -118,11 +118,11 @@ class StegoCodec:
         n = p * r
         y = torch.as_tensor(np.concatenate(received) / _SQRT2, dtype=torch.float32,
                             device=self.device)
-        packet = torch.as_tensor(np.repeat(np.arange(p), r))
+        rows = RowLayout.of(p, roles)
+        bob, eve = rows.bob, rows.eve
+        packet = torch.as_tensor(rows.packet)
         private = torch.cat([t.truth["private"] for t in txs]).to(self.device)[packet]
         host = torch.cat([t.truth["host"] for t in txs]).to(self.device)[packet]
-        is_bob = np.tile(np.array([role == "bob" for role in roles]), p)
-        bob, eve = np.flatnonzero(is_bob), np.flatnonzero(~is_bob)
         out = {k: np.full(n, np.nan) for k in (
             "psnr_private_db", "ssim_private", "psnr_host_db", "ssim_host",
             "mia_psnr_private_db", "mia_ssim_private", "mia_ssim_host")}
@@ -140,7 +140,7 @@ class StegoCodec:
             out["mia_psnr_private_db"][eve] = psnr(mia, private[eve]).cpu().double().numpy()
             out["mia_ssim_private"][eve] = ssim(mia, private[eve]).cpu().double().numpy()
             out["mia_ssim_host"][eve] = ssim(mia, host[eve]).cpu().double().numpy()
-        return [{k: v[i * r:(i + 1) * r] for k, v in out.items()} for i in range(p)]
+        return rows.split(out)
 
 
 def build(options: Options, *, seed_sequence: np.random.SeedSequence | None = None,
