@@ -16,12 +16,47 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["DEFAULT_COLUMNS", "mean_ci", "plot_run", "plot_sweep", "summarize"]
+__all__ = ["DEFAULT_COLUMNS", "PREFERRED_METRICS", "default_metric", "mean_ci", "plot_run",
+           "plot_sweep", "summarize"]
 
 #: Columns summarised by default (plus every codec metric ``m_*``), when present.
 DEFAULT_COLUMNS = ("snr_true_db", "snr_est_db", "snr_mismatch_db", "fading_gain",
                    "distance_m", "capacity_bps_hz", "secrecy_capacity_bps_hz",
                    "secrecy_outage")
+
+
+#: What ``semsim report`` / ``semsim sweep`` plot when no column is named, first present wins.
+PREFERRED_METRICS = ("m_correct", "m_psnr_private_db", "m_psnr_db")
+
+
+def default_metric(columns: Sequence[str], fallback: str | None = None) -> str | None:
+    """The first of :data:`PREFERRED_METRICS` in ``columns``, else ``fallback`` when
+    present, else the first codec metric (``m_*``), else None."""
+    present = list(columns)
+    for name in (*PREFERRED_METRICS, fallback):
+        if name is not None and name in present:
+            return name
+    return next((c for c in present if c.startswith("m_")), None)
+
+
+def _pyplot():
+    """matplotlib.pyplot on the non-interactive Agg backend (no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, out_path: str | Path) -> Path:
+    """Lay out, write ``fig`` as PNG (creating the folder) and release it."""
+    out = Path(out_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    _pyplot().close(fig)
+    return out
 
 
 def mean_ci(values: Sequence[float] | np.ndarray, level: float = 0.95) -> tuple[float, float,
@@ -80,11 +115,7 @@ def plot_run(df: pd.DataFrame, out_path: str | Path, metric: str | None = None,
              window: int = 20) -> Path:
     """PNG of SNR (true and Alice's estimate) and, if given, a codec metric (rolling mean
     over ``window`` packets) against time for every receiver of replica 0."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     d = df[df["replica"] == df["replica"].min()] if "replica" in df.columns else df
     panels = 2 if metric else 1
     fig, axes = plt.subplots(panels, 1, figsize=(8, 3.2 * panels), sharex=True, squeeze=False)
@@ -103,23 +134,14 @@ def plot_run(df: pd.DataFrame, out_path: str | Path, metric: str | None = None,
         ax.set_ylabel(f"{metric} (rolling {window})")
         ax.legend(fontsize=7, ncol=2)
     axes[-1, 0].set_xlabel("time (s)")
-    fig.tight_layout()
-    out = Path(out_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return _save(fig, out_path)
 
 
 def plot_sweep(summary: pd.DataFrame, axis: str, column: str, out_path: str | Path,
                group: str = "node") -> Path:
     """PNG of ``column``'s mean (with its interval as error bars) against sweep ``axis``,
     one line per ``group`` value; ``summary`` is :func:`simulator.sweep.collect`'s table."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     d = summary[summary["column"] == column]
     if d.empty:
         raise KeyError(f"column {column!r} not in the sweep summary")
@@ -133,8 +155,4 @@ def plot_sweep(summary: pd.DataFrame, axis: str, column: str, out_path: str | Pa
     ax.set_ylabel(f"{column} (mean, {d['ci_over'].iloc[0]} CI)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    out = Path(out_path)
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return _save(fig, out_path)

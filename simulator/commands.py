@@ -133,7 +133,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     report/timeseries.png inside the run folder."""
     import pandas as pd
 
-    from simulator.analysis import plot_run, summarize
+    from simulator.analysis import default_metric, plot_run, summarize
     from simulator.trace import read_traces
 
     run_dir = Path(args.run_dir)
@@ -152,8 +152,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(f"error: {err.args[0]}", file=sys.stderr)
         return 2
     metrics = [c for c in df.columns if c.startswith("m_")]
-    preferred = [c for c in ("m_correct", "m_psnr_private_db", "m_psnr_db") if c in metrics]
-    metric = args.metric or (preferred or metrics or [None])[0]
+    metric = args.metric or default_metric(df.columns)
     if metric is not None and metric not in df.columns:
         print(f"error: --metric {metric!r} not in the trace; metrics: {metrics}",
               file=sys.stderr)
@@ -177,7 +176,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from simulator.analysis import plot_sweep
+    from simulator.analysis import default_metric, plot_sweep
     from simulator.errors import ScenarioError
     from simulator.sweep import collect, parse_axis, plan_sweep, run_sweep
 
@@ -201,9 +200,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         return 2
     summary = collect(plan)
     cols = set(summary["column"])
-    pick = [c for c in ("m_correct", "m_psnr_private_db", "m_psnr_db", "secrecy_capacity_bps_hz")
-            if c in cols]
-    column = args.plot or (pick[0] if pick else sorted(cols)[0])
+    column = args.plot or default_metric(summary["column"].unique(),
+                                         fallback="secrecy_capacity_bps_hz") or sorted(cols)[0]
     if column not in cols:
         print(f"error: --plot {column!r} not in the traces; have {sorted(cols)}",
               file=sys.stderr)

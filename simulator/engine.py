@@ -276,7 +276,7 @@ class BroadcastLink:
         self.roles = tuple(roles)
         self.inboxes: list[simpy.Store] = []
         self.decode_batch_packets = int(decode_batch_packets)
-        self._pending: list[tuple[Transmission, np.ndarray, np.ndarray, dict, dict]] = []
+        self._pending: list[tuple[Transmission, np.ndarray, dict, dict]] = []
 
     def subscribe(self) -> simpy.Store:
         """A new receiver inbox (SimPy Store) that gets every transmission."""
@@ -303,7 +303,7 @@ class BroadcastLink:
             if isinstance(value, (int, float, str, bool, np.number)):
                 event[f"h_{key}"] = value
         rows["snr_mismatch_db"] = packet.snr_est_db - rows["snr_true_db"]
-        self._pending.append((tx, obs.received, rows["snr_rx_est_db"], event, rows))
+        self._pending.append((tx, obs.received, event, rows))
         if len(self._pending) >= self.decode_batch_packets:
             self.flush()
         item = (packet, rows["snr_rx_est_db"])
@@ -319,8 +319,8 @@ class BroadcastLink:
             return
         pending, self._pending = self._pending, []
         results = decode_many(self.codec, [p[0] for p in pending], [p[1] for p in pending],
-                              [p[2] for p in pending], self.roles)
-        for (_, _, _, event, rows), metrics in zip(pending, results, strict=True):
+                              [p[3]["snr_rx_est_db"] for p in pending], self.roles)
+        for (_, _, event, rows), metrics in zip(pending, results, strict=True):
             for key, value in metrics.items():
                 rows[f"m_{key}"] = value
             self.trace.add(event, rows)

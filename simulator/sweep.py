@@ -21,7 +21,7 @@ import itertools
 import json
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -59,9 +59,8 @@ class SweepPlan:
                 for combo in itertools.product(*(a.values for a in self.axes))]
 
     def point_overrides(self, point: dict[str, Any]) -> list[str]:
-        """Base overrides, then this point's assignments (YAML-encoded)."""
-        return [*self.overrides, *(f"{k}={yaml.safe_dump(v, default_flow_style=True).strip()}"
-                                   .replace("\n...", "") for k, v in point.items())]
+        """Base overrides, then this point's assignments (JSON-encoded: valid YAML)."""
+        return [*self.overrides, *(f"{k}={json.dumps(v)}" for k, v in point.items())]
 
     def tasks(self) -> list[tuple[int, int]]:
         """(point index, replica) pairs."""
@@ -97,8 +96,6 @@ def plan_sweep(scenario_path: str | Path, axes: Sequence[Axis], out_dir: str | P
                      0 if seed is None else int(seed), Path(out_dir))
     scenarios = [load_scenario(scenario_path, plan.point_overrides(p)) for p in plan.points]
     if seed is None:
-        from dataclasses import replace
-
         plan = replace(plan, seed=scenarios[0].run.seed)
     return plan
 

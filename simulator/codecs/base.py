@@ -16,8 +16,8 @@ import numpy as np
 
 from models.device import resolve_device
 
-__all__ = ["Codec", "RowLayout", "Transmission", "decode_many", "resolve_device",
-           "set_torch_threads"]
+__all__ = ["Codec", "RowLayout", "Transmission", "decode_many", "prepare_torch",
+           "resolve_device"]
 
 
 @dataclass
@@ -63,8 +63,9 @@ class Codec(Protocol):
 
 
 
-def set_torch_threads(num_threads: int) -> None:
-    """Torch intra-op threads for codec calls (0 keeps torch's default).
+def prepare_torch(device: str, num_threads: int) -> str:
+    """Set torch's intra-op threads for codec calls (0 keeps torch's default) and return
+    ``device`` resolved (:func:`models.device.resolve_device`).
 
     Per-event batches are tiny (one packet, a few receivers): more threads only add
     synchronisation, and on a loaded machine spinning threads slow each call by 100x or
@@ -75,6 +76,7 @@ def set_torch_threads(num_threads: int) -> None:
         import torch
 
         torch.set_num_threads(num_threads)
+    return resolve_device(device)
 
 
 def decode_many(codec: Codec, txs: Sequence[Transmission], received: Sequence[np.ndarray],

@@ -22,7 +22,7 @@ from typing import Literal
 
 import numpy as np
 
-from simulator.codecs.base import RowLayout, Transmission, set_torch_threads
+from simulator.codecs.base import RowLayout, Transmission, prepare_torch
 from simulator.errors import ScenarioError, check
 
 __all__ = ["DiffSemCodec", "Options", "build"]
@@ -141,8 +141,5 @@ class DiffSemCodec:
 def build(options: Options, *, seed_sequence: np.random.SeedSequence | None = None,
           device: str = "auto", **_: object) -> DiffSemCodec:
     """Plugin entry point: loads ``diffsem-<dataset>`` (sha256-checked) on ``device``."""
-    from models.device import resolve_device
-
-    set_torch_threads(options.threads)
-    return DiffSemCodec(options, seed_sequence or np.random.SeedSequence(0),
-                        resolve_device(device))
+    device = prepare_torch(device, options.threads)
+    return DiffSemCodec(options, seed_sequence or np.random.SeedSequence(0), device)

@@ -26,7 +26,7 @@ from typing import Literal
 
 import numpy as np
 
-from simulator.codecs.base import RowLayout, Transmission, set_torch_threads
+from simulator.codecs.base import RowLayout, Transmission, prepare_torch
 from simulator.errors import ScenarioError, check
 
 __all__ = ["Options", "StegoCodec", "build"]
@@ -123,18 +123,17 @@ class StegoCodec:
         packet = torch.as_tensor(rows.packet)
         private = torch.cat([t.truth["private"] for t in txs]).to(self.device)[packet]
         host = torch.cat([t.truth["host"] for t in txs]).to(self.device)[packet]
-        out = {k: np.full(n, np.nan) for k in (
-            "psnr_private_db", "ssim_private", "psnr_host_db", "ssim_host",
-            "mia_psnr_private_db", "mia_ssim_private", "mia_ssim_host")}
         images = torch.empty_like(private)
         if bob.size:
             images[bob] = self.system.reveal(y[bob], generator=self._gen)
         if eve.size:
             images[eve] = self.system.naive(y[eve])
-        out["psnr_private_db"] = psnr(images, private).cpu().double().numpy()
-        out["ssim_private"] = ssim(images, private).cpu().double().numpy()
-        out["psnr_host_db"] = psnr(images, host).cpu().double().numpy()
-        out["ssim_host"] = ssim(images, host).cpu().double().numpy()
+        out = {"psnr_private_db": psnr(images, private).cpu().double().numpy(),
+               "ssim_private": ssim(images, private).cpu().double().numpy(),
+               "psnr_host_db": psnr(images, host).cpu().double().numpy(),
+               "ssim_host": ssim(images, host).cpu().double().numpy(),
+               **{k: np.full(n, np.nan) for k in (
+                   "mia_psnr_private_db", "mia_ssim_private", "mia_ssim_host")}}
         if eve.size and self.system.inversion is not None:
             mia = self.system.mia(y[eve])
             out["mia_psnr_private_db"][eve] = psnr(mia, private[eve]).cpu().double().numpy()
@@ -146,8 +145,5 @@ class StegoCodec:
 def build(options: Options, *, seed_sequence: np.random.SeedSequence | None = None,
           device: str = "auto", **_: object) -> StegoCodec:
     """Plugin entry point: loads the shipped checkpoints (sha256-checked) on ``device``."""
-    from models.device import resolve_device
-
-    set_torch_threads(options.threads)
-    return StegoCodec(options, seed_sequence or np.random.SeedSequence(0),
-                      resolve_device(device))
+    device = prepare_torch(device, options.threads)
+    return StegoCodec(options, seed_sequence or np.random.SeedSequence(0), device)
