@@ -55,11 +55,16 @@ def add_eval_commands(eval_subparsers) -> argparse.ArgumentParser:
     p.add_argument("--fig8-tstars", default="0,60,120,180,240,300,400")
     p.add_argument("--guidance-w", type=float, default=None, help="override Eq. 18 weight")
     p.add_argument("--parts", default="tstar,fig5,fig8",
-                   help="subset of tstar,fig5,fig8,levers,headroom (levers: E-DiffSem w / "
-                        "relabeller; headroom: receivers trained on y alone)")
+                   help="subset of tstar,fig5,fig8,levers,headroom,judges, or report alone "
+                        "(levers: E-DiffSem w / relabeller; headroom: receivers trained on y "
+                        "alone; judges: attackers scored by adapted vs independent judges; "
+                        "report: re-render tables.md from the CSVs in --out)")
     p.add_argument("--levers-w", default="0,1,3", help="guidance weights for --parts levers")
     p.add_argument("--headroom-epochs", type=int, default=40)
     p.add_argument("--headroom-probes", default="small,mlp,conv")
+    p.add_argument("--headroom-split", choices=("pair", "adversary"), default="pair",
+                   help="pair: Bob's data (headroom over classifier-only); adversary: "
+                        "Eve's own split, scored on Eve's packets (direct-attack leakage)")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--device", default="auto", help="auto (cuda if available) | cpu | cuda")
     p.add_argument("--seed", type=int, default=1234)

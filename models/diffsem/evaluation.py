@@ -24,8 +24,8 @@ from .baselines import direct_noise, permute_quadrants
 from .loader import LoadedDiffSem, load_diffsem
 from .training import ibal_names
 
-__all__ = ["run_eval", "eval_tstar", "eval_ibal", "eval_fig8", "eval_headroom", "link_pair",
-           "summarize", "HeadroomProbe"]
+__all__ = ["run_eval", "eval_tstar", "eval_ibal", "eval_fig8", "eval_headroom", "eval_judges",
+           "link_pair", "gap_row", "summarize", "HeadroomProbe"]
 
 
 def _acc(logits: torch.Tensor, lab: torch.Tensor) -> float:
@@ -54,6 +54,20 @@ def _judge(system, rec, lab) -> dict:
             "accuracy_judge_mlp": _acc(system.strong_classify(rec, "mlp"), lab)}
 
 
+def gap_row(bob_hits: dict[str, torch.Tensor], att_hits: dict[str, torch.Tensor]) -> dict:
+    """Bob's best receiver minus the worst-case attacker (highest accuracy over adversaries
+    and judges), in accuracy units, with a paired 95 % normal interval over the test
+    images (per-image hit vectors, shape (n,) bool). The interval does not include the
+    selection of the best receiver / worst attacker on the same images."""
+    bm = max(bob_hits, key=lambda k: float(bob_hits[k].float().mean()))
+    am = max(att_hits, key=lambda k: float(att_hits[k].float().mean()))
+    d = bob_hits[bm].float() - att_hits[am].float()
+    half = 1.96 * float(d.std()) / max(len(d), 1) ** 0.5 if len(d) > 1 else float("nan")
+    g = float(d.mean())
+    return {"role": "gap", "method": "bob_minus_worst_attacker", "accuracy": g,
+            "ci95_lo": g - half, "ci95_hi": g + half, "bob_method": bm, "attacker_method": am}
+
+
 @torch.no_grad()
 def eval_tstar(b: LoadedDiffSem, x, lab, snr_db: float, tstars, seed: int = 0,
                log=print) -> list[dict]:
@@ -68,16 +82,25 @@ def eval_tstar(b: LoadedDiffSem, x, lab, snr_db: float, tstars, seed: int = 0,
         s = torch.full((n,), float(snr_db))
         yb, ye, tp = link_pair(sys_, x0, t, s, s, g)
         base = {"snr_db": snr_db, "tstar": int(ts), "tprime": int(tp[0]), "n": n}
+        bob_hits, att_hits = {}, {}
         for m in ("classifier", "diffsem"):
-            rows.append({**base, "role": "bob", "method": m,
-                         "accuracy": _acc(sys_.receive(yb, t, s, method=m, rescaled=True), lab)})
+            bob_hits[m] = sys_.receive(yb, t, s, method=m, rescaled=True).argmax(1) == lab
         r = sys_.receive_ediffsem(yb, t, s, rescaled=True)
-        rows.append({**base, "role": "bob", "method": "ediffsem", "accuracy": _acc(r.logits, lab),
-                     "iterations": float(r.iterations.float().mean())})
+        bob_hits["ediffsem"] = r.logits.argmax(1) == lab
+        for m, h in bob_hits.items():
+            rows.append({**base, "role": "bob", "method": m, "accuracy": float(h.float().mean()),
+                         **({"iterations": float(r.iterations.float().mean())}
+                            if m == "ediffsem" else {})})
         for kind in ("mlp", "conv"):
             rec = sys_.invert(ye, t, s, kind=kind, rescaled=True)
+            for jk in ("cnn", "mlp"):
+                att_hits[f"attacker_{kind}/{jk}"] = sys_.strong_classify(rec, jk).argmax(1) == lab
             rows.append({**base, "role": "attacker", "method": f"attacker_{kind}",
-                         **_judge(sys_, rec, lab), **_img_metrics(rec, x)})
+                         "accuracy": float(att_hits[f"attacker_{kind}/cnn"].float().mean()),
+                         "accuracy_judge_mlp": float(
+                             att_hits[f"attacker_{kind}/mlp"].float().mean()),
+                         **_img_metrics(rec, x)})
+        rows.append({**base, **gap_row(bob_hits, att_hits)})
         gd = torch.Generator().manual_seed(seed + 7919 + int(ts))
         for name, imgs in (("direct", x), ("permutation", permute_quadrants(x))):
             noisy = direct_noise(imgs, t, sys_.schedule, gd)
@@ -165,7 +188,7 @@ class HeadroomProbe(torch.nn.Module):
 
 def eval_headroom(b: LoadedDiffSem, x, lab, snr_db: float, tstars, epochs: int = 40,
                   kinds=("small", "mlp", "conv"), seed: int = 0, data_dir=None,
-                  log=print) -> list[dict]:
+                  split: str = "pair", log=print) -> list[dict]:
     """How much could ANY receiver that sees only y gain over classifier-only?
 
     Probes are trained on the pair split (the data the classifier-only receiver had),
@@ -174,17 +197,32 @@ def eval_headroom(b: LoadedDiffSem, x, lab, snr_db: float, tstars, epochs: int =
     packets) is kept. They are scored on the same test packets as ``eval_tstar`` (same
     seeds), next to classifier-only. x0_hat is a deterministic function of y, so no
     DiffSem-style receiver can beat the Bayes classifier of y; the probes estimate how far
-    classifier-only is from it (a lower bound on the headroom)."""
+    classifier-only is from it (a lower bound on the headroom).
+
+    ``split="adversary"``: the same probes as a *direct* attack. Eve trains them on her own
+    split (chosen plaintext: her images through Alice's encoder, her own 10 % held out for
+    model selection) and they are scored on Eve's packets of ``eval_tstar`` (receiver
+    names ``eve_direct_<kind>``). This bounds the leakage an attacker reaches without the
+    image bottleneck of model inversion."""
+    if split not in ("pair", "adversary"):
+        raise ValueError(f"split must be 'pair' or 'adversary', got {split!r}")
     from .training import features, load_splits
 
     sys_ = b.system
     dev = x.device
     d = load_splits(b.config, data_dir).to(dev)
+    if split == "pair":
+        tr_img, tr_lab, va_img, va_lab = d.pair.images, d.pair.labels, d.val.images, d.val.labels
+    else:
+        n_val = max(1, len(d.adv) // 10)
+        tr_img, tr_lab = d.adv.images[n_val:], d.adv.labels[n_val:]
+        va_img, va_lab = d.adv.images[:n_val], d.adv.labels[:n_val]
     with torch.no_grad():
-        X0 = features(sys_, d.pair.images)
-        V0 = features(sys_, d.val.images)
+        X0 = features(sys_, tr_img)
+        V0 = features(sys_, va_img)
         x0 = sys_.encoder(x)
-    Y, VY = d.pair.labels, d.val.labels
+    Y, VY = tr_lab, va_lab
+    prefix = "probe" if split == "pair" else "eve_direct"
     ts_all = torch.tensor([int(v) for v in tstars], dtype=torch.long)
     gv = torch.Generator().manual_seed(seed + 4242)
     vt = ts_all[torch.randint(0, len(ts_all), (len(V0),), generator=gv)]
@@ -197,9 +235,10 @@ def eval_headroom(b: LoadedDiffSem, x, lab, snr_db: float, tstars, epochs: int =
             g = torch.Generator().manual_seed(seed + int(ts))
             t = torch.full((len(x),), int(ts), dtype=torch.long)
             s = torch.full((len(x),), float(snr_db))
-            yb, _, _ = link_pair(sys_, x0, t, s, s, g)
-            test[int(ts)] = (yb, t, _acc(sys_.receive(yb, t, s, method="classifier",
-                                                      rescaled=True), lab))
+            yb, ye, _ = link_pair(sys_, x0, t, s, s, g)
+            test[int(ts)] = (yb if split == "pair" else ye, t,
+                             _acc(sys_.receive(yb, t, s, method="classifier", rescaled=True),
+                                  lab))
     rows = [{"snr_db": snr_db, "tstar": ts, "n": len(x), "receiver": "classifier_only",
              "accuracy": acc, "train_s": None, "epochs": None, "best_val_acc": None}
             for ts, (_, _, acc) in test.items()]
@@ -238,14 +277,56 @@ def eval_headroom(b: LoadedDiffSem, x, lab, snr_db: float, tstars, epochs: int =
         with torch.no_grad():
             for ts, (yb, t, _) in test.items():
                 rows.append({"snr_db": snr_db, "tstar": ts, "n": len(x),
-                             "receiver": f"probe_{kind}", "accuracy": _acc(probe(yb, t), lab),
+                             "receiver": f"{prefix}_{kind}",
+                             "accuracy": _acc(probe(yb, t), lab),
                              "train_s": round(dt, 1), "epochs": epochs,
                              "best_val_acc": round(best, 4)})
-        log(f"headroom probe {kind}: " + ", ".join(
+        log(f"headroom {prefix} {kind}: " + ", ".join(
             f"t*={r['tstar']} {r['accuracy']:.4f}" for r in rows
-            if r["receiver"] == f"probe_{kind}") + f" (val {best:.4f}, {dt:.0f}s)")
+            if r["receiver"] == f"{prefix}_{kind}") + f" (val {best:.4f}, {dt:.0f}s)")
     log("classifier-only: " + ", ".join(f"t*={r['tstar']} {r['accuracy']:.4f}" for r in rows
                                         if r["receiver"] == "classifier_only"))
+    return rows
+
+
+@torch.no_grad()
+def eval_judges(b: LoadedDiffSem, x, lab, snr_db: float, tstars, seed: int = 0,
+                log=print) -> list[dict]:
+    """The attackers of ``eval_tstar`` (same packets, same seeds) scored by two judge sets:
+    ``adapted`` (the shipped judges, whose second phase trained on attacker
+    reconstructions, as the paper's strong classifier) and ``independent`` (the same
+    judges after their clean phase only, which never saw a reconstruction)."""
+    if b.clean_judges is None:
+        raise FileNotFoundError(
+            f"no diffsem-{b.config.dataset}-judges-clean checkpoint next to the shipped "
+            "weights: rerun the ship stage (`semsim train diffsem ... --stage ship`)")
+    sys_ = b.system
+    x0 = sys_.encoder(x)
+    n = len(x)
+    sets = {"adapted": {"cnn": sys_.judge_cnn, "mlp": sys_.judge_mlp},
+            "independent": {"cnn": b.clean_judges["judge_cnn"],
+                            "mlp": b.clean_judges["judge_mlp"]}}
+    rows = []
+    for js, judges in sets.items():
+        for k, m in judges.items():
+            rows.append({"snr_db": snr_db, "tstar": None, "n": n, "judge_set": js,
+                         "judge": k, "attacker": "clean_images",
+                         "accuracy": _acc(m(x), lab)})
+    for ts in tstars:
+        g = torch.Generator().manual_seed(seed + int(ts))
+        t = torch.full((n,), int(ts), dtype=torch.long)
+        s = torch.full((n,), float(snr_db))
+        _, ye, _ = link_pair(sys_, x0, t, s, s, g)
+        for kind in ("mlp", "conv"):
+            rec = sys_.invert(ye, t, s, kind=kind, rescaled=True)
+            for js, judges in sets.items():
+                for k, m in judges.items():
+                    rows.append({"snr_db": snr_db, "tstar": int(ts), "n": n, "judge_set": js,
+                                 "judge": k, "attacker": f"attacker_{kind}",
+                                 "accuracy": _acc(m(rec), lab)})
+        log(f"t*={ts}: " + ", ".join(f"{r['attacker']}/{r['judge_set']}/{r['judge']} "
+                                     f"{r['accuracy']:.4f}" for r in rows
+                                     if r["tstar"] == int(ts)))
     return rows
 
 
@@ -322,6 +403,11 @@ def summarize(df, ib, snr_db: float) -> dict:
     out["bob_best_minus_worst_attacker_pts"] = {
         int(k): round(float(v) * 100, 2)
         for k, v in (piv[["classifier", "diffsem", "ediffsem"]].max(axis=1) - worst).items()}
+    gp = d[d.method == "bob_minus_worst_attacker"]
+    if len(gp) and "ci95_lo" in gp:
+        out["bob_best_minus_worst_attacker_ci95_pts"] = {
+            int(r.tstar): [round(100 * r.ci95_lo, 2), round(100 * r.ci95_hi, 2)]
+            for r in gp.itertuples()}
     att = d[d.method == "attacker_mlp"]
     out["matched_ssim"] = {}
     if ib is not None and len(ib):
@@ -436,9 +522,27 @@ def _save(df, path: Path):
     df.to_parquet(path.with_suffix(".parquet"), index=False)
 
 
+def _write_tables(out: Path) -> Path:
+    from models.provenance import atomic_write_text
+
+    from .report import render_tables
+
+    p = out / "tables.md"
+    atomic_write_text(p, render_tables(out))
+    return p
+
+
 def run_eval(args) -> dict:
     import pandas as pd
 
+    parts = set(args.parts.split(","))
+    if parts == {"report"}:  # re-render tables.md from the CSVs already in --out
+        out = Path(args.out or f"results/eval/diffsem-{args.dataset}")
+        if not out.is_dir():
+            raise FileNotFoundError(f"--out {out}: no evaluation folder to report on")
+        p = _write_tables(out)
+        print(p.read_text())
+        return {"tables": str(p)}
     if args.threads:
         torch.set_num_threads(args.threads)
     from models.device import resolve_device
@@ -452,7 +556,6 @@ def run_eval(args) -> dict:
     test = load_dataset(args.dataset, "test", args.data_dir)
     n = min(args.n_test, len(test))
     x, lab = test.images[:n].to(device), test.labels[:n].to(device)
-    parts = set(args.parts.split(","))
     tstars = [int(v) for v in args.tstars.split(",")]
     print(f"eval {args.dataset}: {n} test images, SNR {args.snr_db} dB, guidance w "
           f"{b.system.cfg.guidance_w}, n_feat {b.config.n_feat}")
@@ -479,9 +582,14 @@ def run_eval(args) -> dict:
         hr = pd.DataFrame(eval_headroom(b, x, lab, args.snr_db, tstars,
                                         epochs=args.headroom_epochs,
                                         kinds=tuple(args.headroom_probes.split(",")),
-                                        seed=args.seed, data_dir=args.data_dir))
+                                        seed=args.seed, data_dir=args.data_dir,
+                                        split=getattr(args, "headroom_split", "pair")))
         hr.insert(0, "dataset", args.dataset)
         _save(hr, out / "headroom")
+    if "judges" in parts:
+        jd = pd.DataFrame(eval_judges(b, x, lab, args.snr_db, tstars, seed=args.seed))
+        jd.insert(0, "dataset", args.dataset)
+        _save(jd, out / "judges")
     if "fig8" in parts:
         n8 = min(n, 500)
         f8 = pd.DataFrame(eval_fig8(b, x[:n8], lab[:n8],
@@ -490,13 +598,21 @@ def run_eval(args) -> dict:
                                     seed=args.seed))
         f8.insert(0, "dataset", args.dataset)
         _save(f8, out / "fig8_snr")
+    wall_key = ("eval_wall_s" if df is not None
+                else "eval_wall_s_" + "+".join(sorted(parts)))
     summary = {"dataset": args.dataset, "n_test": n, "guidance_w": b.system.cfg.guidance_w,
-               "eval_wall_s": round(time.time() - t0, 1)}
+               wall_key: round(time.time() - t0, 1)}
     if df is not None:
         summary.update(summarize(df, ib, args.snr_db))
     figs = _plots(df if df is not None else pd.DataFrame(columns=["snr_db"]), ib, f8,
                   args.snr_db, out, args.dataset)
     summary["figures"] = [str(p) for p in figs]
+    old = out / "summary.json"
+    if old.is_file():  # a partial rerun (e.g. --parts judges) keeps what it did not redo
+        prev = json.loads(old.read_text())
+        summary = {**prev, **summary, "figures": sorted(set(prev.get("figures", []))
+                                                        | set(summary["figures"]))}
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    _write_tables(out)
     print(json.dumps(summary, indent=2))
     return summary

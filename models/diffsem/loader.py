@@ -13,8 +13,9 @@ from torch import nn
 from models.checkpoint import CHECKPOINT_DIR, CheckpointError, load_checkpoint, read_manifest
 
 from .config import DiffSemConfig
+from .networks import build_strong_classifier
 from .system import MODULE_NAMES, DiffSemSystem
-from .training import build_ibal_models, checkpoint_names
+from .training import build_ibal_models, checkpoint_names, clean_judges_name
 
 __all__ = ["LoadedDiffSem", "load_diffsem"]
 
@@ -25,7 +26,9 @@ class LoadedDiffSem:
 
     ``system.encode`` (Alice), ``system.receive`` / ``receive_ediffsem`` (Bob),
     ``system.invert`` (Eve), ``system.strong_classify`` (judge); ``baselines`` holds the
-    IBAL / IBAL-D pairs and their fresh adversaries (None when not shipped).
+    IBAL / IBAL-D pairs and their fresh adversaries; ``clean_judges`` the judges after
+    their clean phase only (``judge_mlp``, ``judge_cnn``), for the independent-judge
+    leakage column (each None when not shipped).
     """
 
     system: DiffSemSystem
@@ -33,6 +36,7 @@ class LoadedDiffSem:
     manifest: dict[str, Any]
     baselines: nn.ModuleDict | None = None
     baselines_manifest: dict[str, Any] | None = field(default=None)
+    clean_judges: nn.ModuleDict | None = None
 
 
 def load_diffsem(dataset: str, checkpoint_dir: str | os.PathLike[str] | None = None,
@@ -60,4 +64,11 @@ def load_diffsem(dataset: str, checkpoint_dir: str | os.PathLike[str] | None = N
         bman = load_checkpoint(directory, base_name, dict(mods.items()),
                                expect_config={"dataset": dataset})
         baselines = mods.to(device).eval()
-    return LoadedDiffSem(system, cfg, manifest, baselines, bman)
+    clean = None
+    if with_baselines and (directory / f"{clean_judges_name(dataset)}.json").is_file():
+        clean = nn.ModuleDict({k: build_strong_classifier(dataset, k.split("_")[1])
+                               for k in ("judge_mlp", "judge_cnn")})
+        load_checkpoint(directory, clean_judges_name(dataset), dict(clean.items()),
+                        expect_config={"dataset": dataset})
+        clean = clean.to(device).eval()
+    return LoadedDiffSem(system, cfg, manifest, baselines, bman, clean)

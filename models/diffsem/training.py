@@ -561,6 +561,38 @@ def checkpoint_names(dataset: str) -> tuple[str, str]:
     return f"diffsem-{dataset}", f"diffsem-{dataset}-baselines"
 
 
+def clean_judges_name(dataset: str) -> str:
+    """Checkpoint of the judges after their clean phase only ("independent" judges)."""
+    return f"diffsem-{dataset}-judges-clean"
+
+
+def ship_clean_judges(cfg: DiffSemConfig, work_dir: str | Path, checkpoint_dir: str | Path,
+                      d: DataSplits) -> Path | None:
+    """Ship the best clean-phase judges of the judge stage (``judge_clean_resume.pt``) as
+    ``diffsem-<ds>-judges-clean``: strong classifiers that never saw a reconstruction, for
+    the independent-judge leakage column of ``semsim eval diffsem --parts judges``.
+    Returns None when the judge stage had no clean phase."""
+    from .networks import build_strong_classifier
+
+    st = load_training_state(Path(work_dir) / "judge_clean_resume.pt")
+    if st is None or not st.get("best_state"):
+        return None
+    judges = {k: build_strong_classifier(cfg.dataset, k.split("_")[1]) for k in
+              ("judge_mlp", "judge_cnn")}
+    metrics = {}
+    for k, m in judges.items():
+        m.load_state_dict(st["best_state"][k])
+        m.eval()
+        with torch.no_grad():
+            pred = _batched(lambda i, m=m: m(d.test.images[i].cpu()), len(d.test), 1024)
+        metrics[f"{k}_clean_test_full"] = round(
+            (pred.argmax(1) == d.test.labels.cpu()).float().mean().item(), 4)
+    return save_checkpoint(checkpoint_dir, clean_judges_name(cfg.dataset), judges,
+                           config=cfg.to_dict(), metrics=metrics, seed=cfg.seed,
+                           data_sha256=d.sha256,
+                           extra={"clean_epochs": st["epoch"], "epoch_s": st["times"]})
+
+
 def train_diffsem(cfg: DiffSemConfig, work_dir: str | Path, checkpoint_dir: str | Path,
                   stages: tuple[str, ...] | None = None, data_dir=None,
                   log: Callable[[str], None] = print, device: str = "cpu") -> Path | None:
@@ -616,6 +648,7 @@ def train_diffsem(cfg: DiffSemConfig, work_dir: str | Path, checkpoint_dir: str 
                      "threads": torch.get_num_threads()}
             save_checkpoint(checkpoint_dir, base_name, mods, config=cfg.to_dict(),
                             metrics={}, seed=cfg.seed, data_sha256=d.sha256, extra=extra)
+            ship_clean_judges(cfg, work_dir, checkpoint_dir, d)
             return save_checkpoint(checkpoint_dir, main_name,
                                    {k: getattr(sys_, k) for k in MODULE_NAMES},
                                    config=cfg.to_dict(), metrics=metrics, seed=cfg.seed,

@@ -119,7 +119,7 @@ def test_eval_cli_parts_on_tiny_checkpoint(tiny_run, tmp_path, data_dir):
     out = tmp_path / "eval"
     args = parser.parse_args([
         "diffsem", "--dataset", "mnist", "--checkpoint-dir", str(ck), "--out", str(out),
-        "--n-test", "16", "--tstars", "0,100", "--parts", "tstar,levers,headroom",
+        "--n-test", "16", "--tstars", "0,100", "--parts", "tstar,levers,headroom,judges",
         "--levers-w", "0", "--headroom-epochs", "1", "--threads", "1", "--device", "cpu"]
         + (["--data-dir", str(data_dir)] if data_dir else []))
     assert args.func(args) == 0
@@ -129,6 +129,59 @@ def test_eval_cli_parts_on_tiny_checkpoint(tiny_run, tmp_path, data_dir):
     assert (out / "acc_vs_tstar.csv").is_file() and (out / "levers.csv").is_file()
     s = json.loads((out / "summary.json").read_text())
     assert "ediffsem_minus_classifier_max" in s and "bob_best_minus_worst_attacker_pts" in s
+    # tables.md is rendered from these CSVs; its gap column agrees with summary.json
+    md = (out / "tables.md").read_text()
+    for title in ("Accuracy vs t*", "Receivers trained on y alone", "E-DiffSem levers",
+                  "Leakage under adapted vs independent judges"):
+        assert title in md
+    for t, gap in s["bob_best_minus_worst_attacker_pts"].items():
+        row = next(r for r in md.splitlines() if r.startswith(f"| {t} | "))
+        assert row.split(" | ")[9].startswith(f"{gap:+.1f}")
+    # --parts report re-renders without a checkpoint (the folder's CSVs are enough)
+    (out / "tables.md").unlink()
+    args = parser.parse_args(["diffsem", "--parts", "report", "--out", str(out)])
+    assert args.func(args) == 0 and (out / "tables.md").read_text() == md
+
+
+def test_clean_judges_shipped_and_scored(tiny_run, data_dir):
+    """The ship stage ships the clean-phase judges; --parts judges scores both sets."""
+    from models.diffsem.evaluation import eval_judges
+    from models.diffsem.training import clean_judges_name
+
+    _, work, ck, _, _ = tiny_run
+    m = json.loads((Path(ck) / f"{clean_judges_name('mnist')}.json").read_text())
+    assert set(m["modules"]) == {"judge_mlp", "judge_cnn"}
+    assert 0.0 <= m["metrics"]["judge_cnn_clean_test_full"] <= 1.0
+    b = load_diffsem("mnist", ck)
+    assert b.clean_judges is not None
+    # they are the clean-phase weights, not the shipped (mixed-phase) judges
+    assert any(not torch.equal(p, q) for p, q in zip(
+        b.clean_judges["judge_cnn"].parameters(), b.system.judge_cnn.parameters(), strict=True))
+    test = load_dataset("mnist", "test", data_dir)
+    rows = eval_judges(b, test.images[:16], test.labels[:16], 15.0, [0, 200],
+                       log=lambda *_: None)
+    sets = {(r["judge_set"], r["attacker"]) for r in rows}
+    assert ("independent", "attacker_conv") in sets and ("adapted", "clean_images") in sets
+    assert len(rows) == 4 + 2 * 2 * 2 * 2
+    b.clean_judges = None
+    with pytest.raises(FileNotFoundError, match="judges-clean"):
+        eval_judges(b, test.images[:4], test.labels[:4], 15.0, [0])
+
+
+def test_headroom_adversary_split_is_a_direct_attack(tiny_run, data_dir):
+    """Eve's direct probes train on her own split and are named apart from Bob's."""
+    _, _, ck, _, _ = tiny_run
+    from models.diffsem.evaluation import eval_headroom
+
+    b = load_diffsem("mnist", ck)
+    test = load_dataset("mnist", "test", data_dir)
+    x, lab = test.images[:16], test.labels[:16]
+    rows = eval_headroom(b, x, lab, 15.0, [0, 200], epochs=1, kinds=("small",),
+                         data_dir=data_dir, split="adversary", log=lambda *_: None)
+    assert {r["receiver"] for r in rows} == {"classifier_only", "eve_direct_small"}
+    assert all(0.0 <= r["accuracy"] <= 1.0 for r in rows)
+    with pytest.raises(ValueError, match="split"):
+        eval_headroom(b, x, lab, 15.0, [0], epochs=1, kinds=("small",), split="bob")
 
 
 def test_finished_stage_restores_only_its_modules(tiny_run):
