@@ -22,7 +22,7 @@ def add_train_commands(train_subparsers) -> argparse.ArgumentParser:
                    help="reuse finished stages and epoch checkpoints (default)")
     p.add_argument("--stage", action="append", default=None,
                    help="run only these stages (repeatable): pair unet finetune adversary "
-                        "ibal judge ship; finished stages are always reused")
+                        "ibal judge direct ship; finished stages are always reused")
     p.add_argument("--work-dir", default=None, help="epoch checkpoints (default runs/...)")
     p.add_argument("--out", "--checkpoint-dir", dest="checkpoint_dir", default=None,
                    help="where the shipped checkpoint goes (default models/checkpoints)")

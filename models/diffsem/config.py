@@ -37,6 +37,8 @@ class DiffSemConfig:
     ft_high_frac: float = 0.0  # share of Alg. 2 samples with t* drawn from [ft_high_min, max]
     ft_high_min: int = 200
     adv_epochs: int = 6
+    direct_epochs: int = 20     # Eve's direct attacker (classifies y, no image)
+    direct_kind: str = "mlp"    # its YClassifier shape: small | mlp | conv
     judge_clean_epochs: int = 4  # judges first learn clean images (pair + adversary splits)
     judge_epochs: int = 8        # then clean + Eq. 11-noised + adversary outputs
     judge_batch_size: int = 64   # 4 mixed-only epochs of 256 left the CNN at 92 % clean
@@ -83,6 +85,7 @@ PRESETS: dict[str, dict] = {
     "cpu": dict(),
     "tiny": dict(n_feat=16, pair_epochs=1, unet_epochs=1, ft_samples=64, ft_epochs=1,
                  adv_epochs=1, judge_epochs=1, judge_clean_epochs=1, judge_batch_size=32,
+                 direct_epochs=1,
                  ibal_epochs=1,
                  ibal_lambdas=(0.0, 1.0),
                  batch_size=32, max_train=300, ft_tstar_max=100),

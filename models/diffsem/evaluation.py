@@ -22,6 +22,7 @@ from models.metrics import ms_ssim, psnr, ssim
 
 from .baselines import direct_noise, permute_quadrants
 from .loader import LoadedDiffSem, load_diffsem
+from .networks import YClassifier
 from .training import ibal_names
 
 __all__ = ["run_eval", "eval_tstar", "eval_ibal", "eval_fig8", "eval_headroom", "eval_judges",
@@ -148,42 +149,9 @@ def eval_levers(b: LoadedDiffSem, x, lab, snr_db: float, tstars, ws, seed: int =
     return rows
 
 
-class HeadroomProbe(torch.nn.Module):
-    """A receiver that sees only y (and t*): ``small`` is the receiver classifier's own
-    shape (input [y, y, t]), ``mlp`` is 65 -> 512 -> 512 -> 10, ``conv`` a small conv net on
-    the C x 8 x 8 feature with t* as an extra channel."""
-
-    def __init__(self, kind: str, feat_ch: int = 1, T: int = 500, n_classes: int = 10):
-        super().__init__()
-        from torch import nn
-
-        self.kind, self.T = kind, T
-        d = feat_ch * 64
-        if kind == "small":
-            self.net = nn.Sequential(nn.Linear(2 * d + 1, 64), nn.ReLU(),
-                                     nn.Linear(64, n_classes))
-        elif kind == "mlp":
-            self.net = nn.Sequential(nn.Linear(d + 1, 512), nn.ReLU(), nn.Dropout(0.1),
-                                     nn.Linear(512, 512), nn.ReLU(), nn.Dropout(0.1),
-                                     nn.Linear(512, n_classes))
-        elif kind == "conv":
-            self.net = nn.Sequential(
-                nn.Conv2d(feat_ch + 1, 32, 3, 1, 1), nn.ReLU(),
-                nn.Conv2d(32, 64, 3, 1, 1), nn.ReLU(),
-                nn.Conv2d(64, 64, 3, 2, 1), nn.ReLU(), nn.Flatten(),
-                nn.Linear(64 * 16, 256), nn.ReLU(), nn.Dropout(0.1), nn.Linear(256, n_classes))
-        else:
-            raise ValueError(f"unknown probe {kind!r}")
-
-    def forward(self, y: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        tt = (t.float() / self.T).to(y.device)
-        if self.kind == "conv":
-            tc = tt.view(-1, 1, 1, 1).expand(-1, 1, *y.shape[2:])
-            return self.net(torch.cat([y, tc], 1))
-        f = y.flatten(1)
-        if self.kind == "small":
-            return self.net(torch.cat([f, f, tt.view(-1, 1)], 1))
-        return self.net(torch.cat([f, tt.view(-1, 1)], 1))
+#: the headroom probes are :class:`models.diffsem.networks.YClassifier` (also Eve's direct
+#: attacker); the old name stays for callers of this module.
+HeadroomProbe = YClassifier
 
 
 def eval_headroom(b: LoadedDiffSem, x, lab, snr_db: float, tstars, epochs: int = 40,
@@ -295,7 +263,8 @@ def eval_judges(b: LoadedDiffSem, x, lab, snr_db: float, tstars, seed: int = 0,
     """The attackers of ``eval_tstar`` (same packets, same seeds) scored by two judge sets:
     ``adapted`` (the shipped judges, whose second phase trained on attacker
     reconstructions, as the paper's strong classifier) and ``independent`` (the same
-    judges after their clean phase only, which never saw a reconstruction)."""
+    judges after their clean phase only, which never saw a reconstruction); plus, when
+    shipped, Eve's direct attacker (``attacker_direct``: classifies y, no judge)."""
     if b.clean_judges is None:
         raise FileNotFoundError(
             f"no diffsem-{b.config.dataset}-judges-clean checkpoint next to the shipped "
@@ -324,6 +293,10 @@ def eval_judges(b: LoadedDiffSem, x, lab, snr_db: float, tstars, seed: int = 0,
                     rows.append({"snr_db": snr_db, "tstar": int(ts), "n": n, "judge_set": js,
                                  "judge": k, "attacker": f"attacker_{kind}",
                                  "accuracy": _acc(m(rec), lab)})
+        if b.direct is not None:
+            rows.append({"snr_db": snr_db, "tstar": int(ts), "n": n, "judge_set": "none",
+                         "judge": "none", "attacker": "attacker_direct",
+                         "accuracy": _acc(b.direct(ye, t.to(ye.device)), lab)})
         log(f"t*={ts}: " + ", ".join(f"{r['attacker']}/{r['judge_set']}/{r['judge']} "
                                      f"{r['accuracy']:.4f}" for r in rows
                                      if r["tstar"] == int(ts)))

@@ -15,7 +15,13 @@ from models.checkpoint import CHECKPOINT_DIR, CheckpointError, load_checkpoint, 
 from .config import DiffSemConfig
 from .networks import build_strong_classifier
 from .system import MODULE_NAMES, DiffSemSystem
-from .training import build_ibal_models, checkpoint_names, clean_judges_name
+from .training import (
+    build_direct_attacker,
+    build_ibal_models,
+    checkpoint_names,
+    clean_judges_name,
+    direct_attacker_name,
+)
 
 __all__ = ["LoadedDiffSem", "load_diffsem"]
 
@@ -28,7 +34,8 @@ class LoadedDiffSem:
     ``system.invert`` (Eve), ``system.strong_classify`` (judge); ``baselines`` holds the
     IBAL / IBAL-D pairs and their fresh adversaries; ``clean_judges`` the judges after
     their clean phase only (``judge_mlp``, ``judge_cnn``), for the independent-judge
-    leakage column (each None when not shipped).
+    leakage column; ``direct`` Eve's direct attacker, a classifier of (y, t*) trained on
+    her own split (each None when not shipped).
     """
 
     system: DiffSemSystem
@@ -37,6 +44,7 @@ class LoadedDiffSem:
     baselines: nn.ModuleDict | None = None
     baselines_manifest: dict[str, Any] | None = field(default=None)
     clean_judges: nn.ModuleDict | None = None
+    direct: nn.Module | None = None
 
 
 def load_diffsem(dataset: str, checkpoint_dir: str | os.PathLike[str] | None = None,
@@ -71,4 +79,10 @@ def load_diffsem(dataset: str, checkpoint_dir: str | os.PathLike[str] | None = N
         load_checkpoint(directory, clean_judges_name(dataset), dict(clean.items()),
                         expect_config={"dataset": dataset})
         clean = clean.to(device).eval()
-    return LoadedDiffSem(system, cfg, manifest, baselines, bman, clean)
+    direct = None
+    if (directory / f"{direct_attacker_name(dataset)}.json").is_file():
+        direct = build_direct_attacker(cfg)
+        load_checkpoint(directory, direct_attacker_name(dataset), {"direct": direct},
+                        expect_config={"dataset": dataset, "direct_kind": cfg.direct_kind})
+        direct = direct.to(device).eval()
+    return LoadedDiffSem(system, cfg, manifest, baselines, bman, clean, direct)

@@ -16,6 +16,7 @@ __all__ = [
     "ConvAdversary",
     "StrongClassifierMLP",
     "StrongClassifierCNN",
+    "YClassifier",
     "build_encoder",
     "build_receiver_classifier",
     "build_strong_classifier",
@@ -292,6 +293,44 @@ class ContextUNet(nn.Module):
 
 
 # ---------------------------------------------------------------- factories
+class YClassifier(nn.Module):
+    """A classifier of the received features y (B, C, 8, 8) and the public step t* (B,):
+    logits (B, n_classes). ``small`` is the receiver classifier's own shape (input
+    [y, y, t]), ``mlp`` is C*64+1 -> 512 -> 512 -> n_classes, ``conv`` a small conv net on
+    y with t* as an extra channel. Used as headroom probe (how well can any receiver of y
+    do) and as Eve's direct attacker (classify y without inverting it to an image)."""
+
+    def __init__(self, kind: str, feat_ch: int = 1, T: int = 500, n_classes: int = 10):
+        super().__init__()
+        self.kind, self.T = kind, T
+        d = feat_ch * 64
+        if kind == "small":
+            self.net = nn.Sequential(nn.Linear(2 * d + 1, 64), nn.ReLU(),
+                                     nn.Linear(64, n_classes))
+        elif kind == "mlp":
+            self.net = nn.Sequential(nn.Linear(d + 1, 512), nn.ReLU(), nn.Dropout(0.1),
+                                     nn.Linear(512, 512), nn.ReLU(), nn.Dropout(0.1),
+                                     nn.Linear(512, n_classes))
+        elif kind == "conv":
+            self.net = nn.Sequential(
+                nn.Conv2d(feat_ch + 1, 32, 3, 1, 1), nn.ReLU(),
+                nn.Conv2d(32, 64, 3, 1, 1), nn.ReLU(),
+                nn.Conv2d(64, 64, 3, 2, 1), nn.ReLU(), nn.Flatten(),
+                nn.Linear(64 * 16, 256), nn.ReLU(), nn.Dropout(0.1), nn.Linear(256, n_classes))
+        else:
+            raise ValueError(f"unknown probe {kind!r}")
+
+    def forward(self, y: Tensor, t: Tensor) -> Tensor:
+        tt = (t.float() / self.T).to(y.device)
+        if self.kind == "conv":
+            tc = tt.view(-1, 1, 1, 1).expand(-1, 1, *y.shape[2:])
+            return self.net(torch.cat([y, tc], 1))
+        f = y.flatten(1)
+        if self.kind == "small":
+            return self.net(torch.cat([f, f, tt.view(-1, 1)], 1))
+        return self.net(torch.cat([f, tt.view(-1, 1)], 1))
+
+
 def build_encoder(dataset: str) -> nn.Module:
     return CifarEncoder() if dataset.startswith("cifar") else MnistEncoder()
 

@@ -138,19 +138,23 @@ def _headroom_table(hr: pd.DataFrame, df: pd.DataFrame | None) -> list[str]:
 def _judges_table(jd: pd.DataFrame, df: pd.DataFrame | None) -> list[str]:
     n = int(jd.n.iloc[0])
     clean = jd[jd.attacker == "clean_images"].set_index(["judge_set", "judge"]).accuracy
-    a = jd[jd.attacker != "clean_images"]
+    a = jd[~jd.attacker.isin(["clean_images", "attacker_direct"])]
+    direct = jd[jd.attacker == "attacker_direct"].set_index("tstar").accuracy
     bob = None
     if df is not None:
         d = df[df.snr_db == jd.snr_db.iloc[0]]
         bob = d[d.method.isin(BOB_METHODS)].groupby("tstar").accuracy.max()
+    cols = ["t*", "Bob (best receiver)", "attacker MLP: adapted CNN / MLP judge",
+            "attacker conv: adapted CNN / MLP judge",
+            "attacker MLP: independent CNN / MLP judge",
+            "attacker conv: independent CNN / MLP judge",
+            "Bob - worst attacker, adapted", "Bob - worst attacker, independent"]
+    if len(direct):
+        cols += ["direct attack (Eve classifies y)", "Bob - direct attack"]
     lines = [f"#### Leakage under adapted vs independent judges ({n} test images)", "",
              "clean test accuracy of the judges: " + ", ".join(
                  f"{js} {k.upper()} {_pct(v, 2)}" for (js, k), v in clean.items()), ""]
-    lines += _head(["t*", "Bob (best receiver)", "attacker MLP: adapted CNN / MLP judge",
-                    "attacker conv: adapted CNN / MLP judge",
-                    "attacker MLP: independent CNN / MLP judge",
-                    "attacker conv: independent CNN / MLP judge",
-                    "Bob - worst attacker, adapted", "Bob - worst attacker, independent"])
+    lines += _head(cols)
     p = a.pivot_table(index="tstar", columns=["attacker", "judge_set", "judge"],
                       values="accuracy")
     for t, r in p.iterrows():
@@ -162,6 +166,10 @@ def _judges_table(jd: pd.DataFrame, df: pd.DataFrame | None) -> list[str]:
         for js in ("adapted", "independent"):
             worst = max(r[(att, js, k)] for att in ATTACKER_METHODS for k in ("cnn", "mlp"))
             cells.append("-" if b is None else f"{100 * (b - worst):+.1f}")
+        if len(direct):
+            dv = direct.get(t)
+            cells += [_pct(dv, 2),
+                      "-" if b is None or dv is None else f"{100 * (b - dv):+.1f}"]
         lines.append(_row(cells))
     return lines + [""]
 

@@ -32,12 +32,12 @@ from models.data import dataset_sha256, load_dataset, split_pair_adversary
 
 from .baselines import IBAL, direct_noise, ibal_lambda
 from .config import DiffSemConfig
-from .networks import MLPAdversary
+from .networks import MLPAdversary, YClassifier
 from .system import MODULE_NAMES, DiffSemSystem
 
 __all__ = ["STAGES", "train_diffsem", "DataSplits", "load_splits", "ibal_names"]
 
-STAGES = ("pair", "unet", "finetune", "adversary", "ibal", "judge", "ship")
+STAGES = ("pair", "unet", "finetune", "adversary", "ibal", "judge", "direct", "ship")
 
 
 def _tqdm(it, **kw):
@@ -372,6 +372,38 @@ def stage_adversary(sys_: DiffSemSystem, d: DataSplits, cfg, work_dir, log) -> d
                 val_fn, len(X), cfg.adv_epochs, cfg, work_dir, log)
 
 
+def build_direct_attacker(cfg: DiffSemConfig) -> YClassifier:
+    return YClassifier(cfg.direct_kind, cfg.feat_ch, cfg.T)
+
+
+def stage_direct(sys_: DiffSemSystem, direct: nn.Module, d: DataSplits, cfg, work_dir,
+                 log) -> dict:
+    """Eve's direct attacker: a classifier of y (and the public t*) trained with her own
+    labelled split through Alice's encoder (chosen plaintext) and her own channel (t* on
+    the grid 0..tstar_train_max, SNR in snr_train_db); model selection on 10 % of her split
+    held out. It never reconstructs an image, so no judge is involved."""
+    n_val = max(1, len(d.adv) // 10)
+    X, Y = d.adv.images[n_val:], d.adv.labels[n_val:]
+    gv = torch.Generator().manual_seed(cfg.seed + 41)
+    vy, vt = _adv_link(sys_, d.adv.images[:n_val], cfg, gv)
+    vl = d.adv.labels[:n_val]
+
+    def loss_fn(idx, g):
+        y, t = _adv_link(sys_, X[idx], cfg, g)
+        return F.cross_entropy(direct(y, t), Y[idx])
+
+    def val_fn():
+        logits = direct(vy, vt)
+        log(f"[direct] val accuracy {(logits.argmax(1) == vl).float().mean().item():.4f}")
+        return F.cross_entropy(logits, vl).item()
+
+    info = _fit("direct", {"direct": direct}, loss_fn, val_fn, len(X), cfg.direct_epochs,
+                cfg, work_dir, log)
+    with torch.no_grad():
+        info["val_acc"] = round((direct(vy, vt).argmax(1) == vl).float().mean().item(), 4)
+    return info
+
+
 def build_ibal_models(cfg: DiffSemConfig) -> dict[str, nn.Module]:
     mods: dict[str, nn.Module] = {}
     for name, _, _ in ibal_names(cfg):
@@ -561,6 +593,26 @@ def checkpoint_names(dataset: str) -> tuple[str, str]:
     return f"diffsem-{dataset}", f"diffsem-{dataset}-baselines"
 
 
+def direct_attacker_name(dataset: str) -> str:
+    """Checkpoint of Eve's direct attacker (a classifier of y, see :func:`stage_direct`)."""
+    return f"diffsem-{dataset}-eve-direct"
+
+
+def ship_direct_attacker(cfg: DiffSemConfig, work_dir: str | Path, checkpoint_dir: str | Path,
+                         d: DataSplits) -> Path | None:
+    """Ship the finished ``direct`` stage as ``diffsem-<ds>-eve-direct`` (None when the
+    stage has not run)."""
+    st = load_training_state(Path(work_dir) / "stage_direct.pt")
+    if st is None:
+        return None
+    direct = build_direct_attacker(cfg)
+    direct.load_state_dict(st["modules"]["direct"])
+    return save_checkpoint(checkpoint_dir, direct_attacker_name(cfg.dataset),
+                           {"direct": direct}, config=cfg.to_dict(),
+                           metrics={"val_acc": st["info"].get("val_acc")}, seed=cfg.seed,
+                           data_sha256=d.sha256, extra={"stage": st["info"]})
+
+
 def clean_judges_name(dataset: str) -> str:
     """Checkpoint of the judges after their clean phase only ("independent" judges)."""
     return f"diffsem-{dataset}-judges-clean"
@@ -613,10 +665,12 @@ def train_diffsem(cfg: DiffSemConfig, work_dir: str | Path, checkpoint_dir: str 
         f"test {len(d.test)}")
     sys_ = DiffSemSystem(cfg).to(device)
     mods = {k: m.to(device) for k, m in build_ibal_models(cfg).items()}
+    direct = build_direct_attacker(cfg).to(device)
     infos: dict = {}
     t_all = time.time()
     for st in STAGES:
         modules = ({"ibal": nn.ModuleDict(mods)} if st == "ibal"
+                   else {"direct": direct} if st == "direct"
                    else {k: getattr(sys_, k) for k in MODULE_NAMES})
         info = _load_stage(work_dir, st, modules) if st != "ship" else None
         if info is not None:
@@ -638,6 +692,8 @@ def train_diffsem(cfg: DiffSemConfig, work_dir: str | Path, checkpoint_dir: str 
             info = stage_ibal(mods, d, cfg, work_dir, log)
         elif st == "judge":
             info = stage_judge(sys_, mods, d, cfg, work_dir, log)
+        elif st == "direct":
+            info = stage_direct(sys_, direct, d, cfg, work_dir, log)
         elif st == "ship":
             sys_.eval()
             metrics = quick_metrics(sys_, d, cfg)
@@ -649,6 +705,7 @@ def train_diffsem(cfg: DiffSemConfig, work_dir: str | Path, checkpoint_dir: str 
             save_checkpoint(checkpoint_dir, base_name, mods, config=cfg.to_dict(),
                             metrics={}, seed=cfg.seed, data_sha256=d.sha256, extra=extra)
             ship_clean_judges(cfg, work_dir, checkpoint_dir, d)
+            ship_direct_attacker(cfg, work_dir, checkpoint_dir, d)
             return save_checkpoint(checkpoint_dir, main_name,
                                    {k: getattr(sys_, k) for k in MODULE_NAMES},
                                    config=cfg.to_dict(), metrics=metrics, seed=cfg.seed,

@@ -5,13 +5,16 @@ with t' chosen by Eq. 24 from the SNR Bob last fed back (``models.diffusion``; n
 true SNR) and sends unit-power features; t*, t' and the transmit power P_s travel in the
 header (``h_tstar``, ``h_tprime``, ``h_power``). Bob runs the chosen receiver
 (classifier-only, DiffSem or E-DiffSem); each Eve runs the model-inversion attacker and a
-strong third-party classifier (the judge) scores her reconstruction.
+strong third-party classifier (the judge) scores her reconstruction, or, with
+``attacker: direct``, classifies y itself with a classifier trained on her own split
+(``diffsem-<dataset>-eve-direct``: no image, no judge; the strongest attacker we have).
 
 Metric columns (per receiver; NaN where a column does not apply to the role):
 ``label`` (true class), ``pred`` (Bob: receiver's class; Eve: judge's class on her
-reconstruction), ``correct`` (1.0 / 0.0: Bob's task accuracy, Eve's leakage),
-``passes`` (Bob, E-DiffSem guided passes), ``psnr_db`` and ``ssim`` (Eve's reconstruction
-against the source image; peak 1, 7-pixel Gaussian-window SSIM).
+reconstruction, or her direct attacker's class), ``correct`` (1.0 / 0.0: Bob's task
+accuracy, Eve's leakage), ``passes`` (Bob, E-DiffSem guided passes), ``psnr_db`` and
+``ssim`` (Eve's reconstruction against the source image; peak 1, 7-pixel Gaussian-window
+SSIM; NaN for the direct attacker, which makes no image).
 """
 
 from __future__ import annotations
@@ -32,13 +35,15 @@ __all__ = ["DiffSemCodec", "Options", "build"]
 class Options:
     """dataset: which shipped checkpoint (``diffsem-<dataset>``); tstar: diffusion step of
     the self-noise (0..T-1; the receivers snap it to the DDIM grid); receiver: classifier |
-    diffsem | ediffsem; attacker: conv | mlp adversary; judge: cnn | mlp strong classifier;
+    diffsem | ediffsem; attacker: conv | mlp inversion adversary, or direct (classifies y;
+    needs the ``diffsem-<dataset>-eve-direct`` checkpoint); judge: cnn | mlp strong
+    classifier (inversion attackers only);
     threads: torch intra-op threads (0: torch's default; 1 suits per-packet calls)."""
 
     dataset: Literal["mnist", "fashion", "cifar10-partial"] = "mnist"
     tstar: int = 200
     receiver: Literal["classifier", "diffsem", "ediffsem"] = "ediffsem"
-    attacker: Literal["conv", "mlp"] = "conv"
+    attacker: Literal["conv", "mlp", "direct"] = "conv"
     judge: Literal["cnn", "mlp"] = "cnn"
     checkpoint_dir: str | None = None
     threads: int = 1
@@ -64,6 +69,11 @@ class DiffSemCodec:
         loaded = load_diffsem(options.dataset, options.checkpoint_dir, device=device,
                               with_baselines=False)
         self.system = loaded.system
+        self.direct = loaded.direct
+        if options.attacker == "direct" and self.direct is None:
+            raise ScenarioError("codec.options.attacker", "needs the checkpoint "
+                                f"diffsem-{options.dataset}-eve-direct (train it: `semsim "
+                                "train diffsem --stage direct --stage ship`)", "direct")
         cfg = loaded.config
         check(options.tstar < cfg.T, "tstar", options.tstar, f"must be < T = {cfg.T}")
         self.image_shape = (cfg.img_ch, cfg.img_size, cfg.img_size)
@@ -125,7 +135,12 @@ class DiffSemCodec:
                 logits = sys_.receive(y[bob], tstar[bob], method=self.options.receiver,
                                       tprime=tprime[bob])
             out["pred"][bob] = logits.argmax(1).cpu().double().numpy()
-        if eve.size:
+        if eve.size and self.options.attacker == "direct":
+            with torch.no_grad():
+                ye = self.system.rescale(y[eve], tstar[eve], tprime[eve], None)
+                logits = self.direct(ye, tstar[eve].to(self.device))
+            out["pred"][eve] = logits.argmax(1).cpu().double().numpy()
+        elif eve.size:
             recon = self.system.invert(y[eve], tstar[eve], tprime=tprime[eve],
                                        kind=self.options.attacker)
             judged = self.system.strong_classify(recon, kind=self.options.judge)

@@ -162,10 +162,26 @@ def test_clean_judges_shipped_and_scored(tiny_run, data_dir):
                        log=lambda *_: None)
     sets = {(r["judge_set"], r["attacker"]) for r in rows}
     assert ("independent", "attacker_conv") in sets and ("adapted", "clean_images") in sets
-    assert len(rows) == 4 + 2 * 2 * 2 * 2
+    # 4 clean-image rows; per t*: 2 adversaries x 2 judge sets x 2 judges + the direct one
+    assert ("none", "attacker_direct") in sets and len(rows) == 4 + 2 * (2 * 2 * 2 + 1)
     b.clean_judges = None
     with pytest.raises(FileNotFoundError, match="judges-clean"):
         eval_judges(b, test.images[:4], test.labels[:4], 15.0, [0])
+
+
+def test_direct_attacker_stage_shipped(tiny_run, data_dir):
+    """The direct stage trains Eve's classifier of y; ship writes it; the loader loads it."""
+    from models.diffsem.training import direct_attacker_name
+
+    _, work, ck, _, logs = tiny_run
+    m = json.loads((Path(ck) / f"{direct_attacker_name('mnist')}.json").read_text())
+    assert m["modules"] == ["direct"] and 0.0 <= m["metrics"]["val_acc"] <= 1.0
+    assert any("[direct] val accuracy" in line for line in logs)
+    b = load_diffsem("mnist", ck)
+    x = load_dataset("mnist", "test", data_dir).images[:6]
+    t = torch.full((6,), 100)
+    y = b.system.link(b.system.encoder(x), t, torch.full((6,), 15.0))
+    assert b.direct(y, t).shape == (6, 10)
 
 
 def test_headroom_adversary_split_is_a_direct_attack(tiny_run, data_dir):

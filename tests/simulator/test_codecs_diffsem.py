@@ -105,3 +105,46 @@ def test_batched_decoding_gives_the_same_trace(tmp_path, data_dir):
     run_scenario(many, tmp_path / "many", run_id="x")
     a, b = (pd.read_parquet(tmp_path / d / "traces") for d in ("one", "many"))
     pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-4, atol=1e-4)
+
+
+def test_direct_attacker_through_the_engine_convention(data_dir):
+    """attacker: direct classifies Eve's rows from y itself; through the engine's channel
+    convention it scores like the model's own link, and makes no image (SSIM NaN)."""
+    from models.data import load_dataset
+
+    mod = CODECS.module("diffsem")
+    codec = mod.build(mod.Options(tstar=150, attacker="direct"),
+                      seed_sequence=np.random.SeedSequence(5), device="cpu")
+    data = load_dataset("mnist", "test", data_dir)
+    images, labels = data.images[:400], data.labels[:400]
+    snr_db = -6.0
+    rng = np.random.default_rng(2)
+    txs, rxs = [], []
+    for i in range(len(images)):
+        tx = codec.encode({"images": images[i:i + 1].numpy(), "labels": labels[i:i + 1].numpy()},
+                          np.array([snr_db]))
+        z = rng.standard_normal((1, tx.symbols.size))
+        txs.append(tx)
+        rxs.append(apply_one_tap(tx.symbols, np.ones(1, complex),
+                                 np.full(1, 1 / db_to_lin(snr_db)), z))
+    outs = codec.decode_many(txs, rxs, [np.array([snr_db])] * len(txs), ["eve"])
+    acc_engine = float(np.mean([o["correct"][0] for o in outs]))
+    assert all(np.isnan(o["ssim"][0]) and np.isnan(o["psnr_db"][0]) for o in outs)
+    system, direct = codec.system, codec.direct
+    tstar = torch.full((len(images),), 150)
+    y = system.link(system.encoder(images), tstar, torch.full((len(images),), snr_db),
+                    generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        acc_model = (direct(y, tstar).argmax(1) == labels).float().mean().item()
+    assert acc_model > 0.5 and abs(acc_engine - acc_model) < 0.08, (acc_engine, acc_model)
+
+
+def test_direct_attacker_without_checkpoint_is_a_named_error(tmp_path):
+    from models.checkpoint import CHECKPOINT_DIR
+
+    for f in ("diffsem-mnist.json", "diffsem-mnist.safetensors"):
+        (tmp_path / f).write_bytes((CHECKPOINT_DIR / f).read_bytes())
+    mod = CODECS.module("diffsem")
+    with pytest.raises(ScenarioError, match="eve-direct") as err:
+        mod.build(mod.Options(attacker="direct", checkpoint_dir=str(tmp_path)), device="cpu")
+    assert "codec.options.attacker" in str(err.value)
