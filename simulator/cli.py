@@ -37,8 +37,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: errors the model commands raise for bad input (missing checkpoint or data file, a
+#: modified weight file, an unavailable device): (module, class) so that checking them
+#: never imports torch.
+_USER_ERRORS = (("models.checkpoint", "CheckpointError"), ("models.data", "DatasetError"),
+                ("models.device", "DeviceError"))
+
+
+def _is_user_error(exc: BaseException) -> bool:
+    if isinstance(exc, FileNotFoundError):
+        return True
+    return any(m in sys.modules and isinstance(exc, getattr(sys.modules[m], c))
+               for m, c in _USER_ERRORS)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``semsim`` console script; returns the process exit code."""
+    """Entry point of the ``semsim`` console script; returns the process exit code (2 with
+    a one-line message, no traceback, for bad input such as a missing checkpoint)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -46,6 +61,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        if not _is_user_error(exc):
+            raise
+        print(f"semsim: error: {exc}", file=sys.stderr)
+        return 2
     return int(rc or 0)
 
 

@@ -1,0 +1,31 @@
+"""The ``semsim`` entry point: bad input to the model commands is one line, exit 2."""
+
+from __future__ import annotations
+
+import pytest
+
+from simulator.cli import main
+
+
+def test_missing_checkpoint_is_one_line_exit_2(tmp_path, capsys):
+    rc = main(["eval", "diffsem", "--dataset", "mnist", "--parts", "judges", "--n-test", "4",
+               "--checkpoint-dir", str(tmp_path), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.startswith("semsim: error: checkpoint manifest")
+    assert "diffsem-mnist.json not found" in err and "Traceback" not in err
+
+
+def test_report_without_folder_is_exit_2(tmp_path, capsys):
+    rc = main(["eval", "diffsem", "--parts", "report", "--out", str(tmp_path / "none")])
+    assert rc == 2 and "no evaluation folder" in capsys.readouterr().err
+
+
+def test_programming_errors_still_raise(monkeypatch):
+    import models.diffsem.evaluation as ev
+
+    def boom(args):
+        raise ZeroDivisionError("a bug, not bad input")
+
+    monkeypatch.setattr(ev, "run_eval", boom)
+    with pytest.raises(ZeroDivisionError):
+        main(["eval", "diffsem", "--parts", "report"])
