@@ -1,4 +1,5 @@
-"""DiffSem / E-DiffSem per-packet inference cost (CPU) and training time per epoch.
+"""DiffSem / E-DiffSem per-packet inference cost (CPU) and training time per epoch; Eve's
+cost per packet (inversion + judge, or the direct attacker) beside Bob's.
 
 Run by hand: ``.venv/bin/python benchmarks/bench_diffsem.py [--dataset mnist]
 [--threads 1] [--tstar 200] [--out results/bench_diffsem.json]``. Uses the shipped
@@ -24,27 +25,42 @@ def _system(dataset: str):
     from models.diffsem.config import make_config
     from models.diffsem.loader import load_diffsem
     from models.diffsem.system import DiffSemSystem
+    from models.diffsem.training import build_direct_attacker
 
     try:
         b = load_diffsem(dataset, with_baselines=False)
-        return b.system, b.manifest, True
+        direct = b.direct if b.direct is not None else build_direct_attacker(b.config).eval()
+        return b.system, direct, b.manifest, True
     except CheckpointError:
-        return DiffSemSystem(make_config(dataset)).eval(), None, False
+        cfg = make_config(dataset)
+        return DiffSemSystem(cfg).eval(), build_direct_attacker(cfg).eval(), None, False
 
 
-def bench_inference(sys_, batches, tstar: int, snr_db: float, reps: int) -> list[dict]:
+def _calls(sys_, direct, sym, t, s, tp) -> dict:
+    """Bob's receivers and Eve's attackers on one batch of received packets."""
+    calls = {m: (lambda m=m: sys_.receive(sym, t, s, method=m, tprime=tp))
+             for m in ("classifier", "diffsem", "ediffsem")}
+    calls["eve_inversion_conv+judge_cnn"] = lambda: sys_.strong_classify(
+        sys_.invert(sym, t, tprime=tp, kind="conv"), "cnn")
+    if direct is not None:
+        calls["eve_direct"] = lambda: direct(sys_.rescale(sym, t, tp, None), t)
+    return calls
+
+
+def bench_inference(sys_, batches, tstar: int, snr_db: float, reps: int,
+                    direct=None) -> list[dict]:
     rows = []
     for bsz in batches:
         x = torch.rand(bsz, sys_.cfg.img_ch, sys_.cfg.img_size, sys_.cfg.img_size)
         t = torch.full((bsz,), tstar)
         s = torch.full((bsz,), snr_db)
         sym, hdr = sys_.encode(x, t, s)
-        for method in ("classifier", "diffsem", "ediffsem"):
-            sys_.receive(sym, t, s, method=method, tprime=hdr["tprime"])  # warm-up
+        for method, call in _calls(sys_, direct, sym, t, s, hdr["tprime"]).items():
+            call()  # warm-up
             n = max(1, reps if bsz < 1024 else 1)
             t0 = time.perf_counter()
             for _ in range(n):
-                sys_.receive(sym, t, s, method=method, tprime=hdr["tprime"])
+                call()
             dt = (time.perf_counter() - t0) / n
             rows.append({"method": method, "batch": bsz, "tstar": tstar,
                          "batch_s": round(dt, 5), "per_packet_ms": round(1000 * dt / bsz, 4)})
@@ -86,10 +102,10 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="results/bench_diffsem.json")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    sys_, manifest, shipped = _system(args.dataset)
+    sys_, direct, manifest, shipped = _system(args.dataset)
     with torch.no_grad():
         rows = bench_inference(sys_, [int(b) for b in args.batches.split(",")], args.tstar,
-                               args.snr_db, args.reps)
+                               args.snr_db, args.reps, direct)
     train = bench_unet_train(sys_)
     if manifest is not None:
         stages = manifest.get("extra", {}).get("stages", {})
