@@ -23,6 +23,7 @@ from models.metrics import ms_ssim, psnr, ssim
 from .baselines import direct_noise, permute_quadrants
 from .loader import LoadedDiffSem, load_diffsem
 from .networks import YClassifier
+from .report import BOB_METHODS, worst_attacker
 from .training import ibal_names
 
 __all__ = ["run_eval", "eval_tstar", "eval_ibal", "eval_fig8", "eval_headroom", "eval_judges",
@@ -358,7 +359,6 @@ def _interp_at(xs, ys, at):
 
 def summarize(df, ib, snr_db: float) -> dict:
     """Acceptance numbers: receiver gains, Bob - attacker gaps, matched-SSIM leakage."""
-    import pandas as pd
 
     d = df[df.snr_db == snr_db]
     piv = d.pivot_table(index="tstar", columns="method", values="accuracy")
@@ -369,13 +369,10 @@ def summarize(df, ib, snr_db: float) -> dict:
     out["ediffsem_gain_at_tstar"] = int(gain_e.idxmax())
     out["diffsem_minus_classifier_max"] = round(float(gain_d.max()) * 100, 2)
     out["diffsem_gain_at_tstar"] = int(gain_d.idxmax())
-    worst = piv[["attacker_mlp", "attacker_conv"]].max(axis=1)
-    wm = d[d.role == "attacker"].pivot_table(index="tstar", columns="method",
-                                              values="accuracy_judge_mlp").max(axis=1)
-    worst = pd.concat([worst, wm], axis=1).max(axis=1)
+    worst = worst_attacker(d).droplevel(0)
     out["bob_best_minus_worst_attacker_pts"] = {
         int(k): round(float(v) * 100, 2)
-        for k, v in (piv[["classifier", "diffsem", "ediffsem"]].max(axis=1) - worst).items()}
+        for k, v in (piv[list(BOB_METHODS)].max(axis=1) - worst).items()}
     gp = d[d.method == "bob_minus_worst_attacker"]
     if len(gp) and "ci95_lo" in gp:
         out["bob_best_minus_worst_attacker_ci95_pts"] = {
