@@ -27,7 +27,7 @@ from .report import BOB_METHODS, worst_attacker
 from .training import ibal_names
 
 __all__ = ["run_eval", "eval_tstar", "eval_ibal", "eval_fig8", "eval_headroom", "eval_judges",
-           "link_pair", "gap_row", "summarize", "HeadroomProbe"]
+           "link_pair", "test_packets", "gap_row", "summarize"]
 
 
 def _acc(logits: torch.Tensor, lab: torch.Tensor) -> float:
@@ -44,6 +44,18 @@ def link_pair(system, x0, tstar, snr_bob, snr_eve, g):
     s = self_noise(x0, tstar, tp, sch, g)
     p = transmit_power(tstar, tp, sch)
     return awgn(s, snr_bob, p, g), awgn(s, snr_eve, p, g), tp
+
+
+def test_packets(system, x0, tstar: int, snr_db: float, seed: int):
+    """The test packets every evaluation part scores at step ``tstar``: features x0
+    (N, C, 8, 8) sent once, heard by Bob and Eve at ``snr_db``, noise seeded by
+    ``seed + tstar`` (so all parts see the same y). Returns (y_bob, y_eve, t, snr, t')."""
+    n = len(x0)
+    g = torch.Generator().manual_seed(seed + int(tstar))
+    t = torch.full((n,), int(tstar), dtype=torch.long)
+    s = torch.full((n,), float(snr_db))
+    yb, ye, tp = link_pair(system, x0, t, s, s, g)
+    return yb, ye, t, s, tp
 
 
 def _img_metrics(rec: torch.Tensor, x: torch.Tensor) -> dict:
@@ -79,10 +91,7 @@ def eval_tstar(b: LoadedDiffSem, x, lab, snr_db: float, tstars, seed: int = 0,
     n = len(x)
     for ts in tstars:
         t0 = time.time()
-        g = torch.Generator().manual_seed(seed + int(ts))
-        t = torch.full((n,), int(ts), dtype=torch.long)
-        s = torch.full((n,), float(snr_db))
-        yb, ye, tp = link_pair(sys_, x0, t, s, s, g)
+        yb, ye, t, s, tp = test_packets(sys_, x0, ts, snr_db, seed)
         base = {"snr_db": snr_db, "tstar": int(ts), "tprime": int(tp[0]), "n": n}
         bob_hits, att_hits = {}, {}
         for m in ("classifier", "diffsem"):
@@ -128,10 +137,7 @@ def eval_levers(b: LoadedDiffSem, x, lab, snr_db: float, tstars, ws, seed: int =
     x0 = sys_.encoder(x)
     n = len(x)
     for ts in tstars:
-        g = torch.Generator().manual_seed(seed + int(ts))
-        t = torch.full((n,), int(ts), dtype=torch.long)
-        s = torch.full((n,), float(snr_db))
-        yb, _, _ = link_pair(sys_, x0, t, s, s, g)
+        yb, _, t, s, _ = test_packets(sys_, x0, ts, snr_db, seed)
         base = {"snr_db": snr_db, "tstar": int(ts), "n": n}
         for m in ("classifier", "diffsem"):
             rows.append({**base, "variant": m, "w": None,
@@ -148,11 +154,6 @@ def eval_levers(b: LoadedDiffSem, x, lab, snr_db: float, tstars, ws, seed: int =
         log(" | ".join(f"{r['variant']} w={r['w']}: {r['accuracy']:.4f}" for r in rows
                        if r["tstar"] == int(ts)))
     return rows
-
-
-#: the headroom probes are :class:`models.diffsem.networks.YClassifier` (also Eve's direct
-#: attacker); the old name stays for callers of this module.
-HeadroomProbe = YClassifier
 
 
 def eval_headroom(b: LoadedDiffSem, x, lab, snr_db: float, tstars, epochs: int = 40,
@@ -197,14 +198,11 @@ def eval_headroom(b: LoadedDiffSem, x, lab, snr_db: float, tstars, epochs: int =
     vt = ts_all[torch.randint(0, len(ts_all), (len(V0),), generator=gv)]
     with torch.no_grad():
         vy = sys_.link(V0, vt, torch.full((len(V0),), float(snr_db)), generator=gv)
-    # the test packets of eval_tstar (identical seeds -> identical y)
+    # the test packets of eval_tstar
     test = {}
     with torch.no_grad():
         for ts in tstars:
-            g = torch.Generator().manual_seed(seed + int(ts))
-            t = torch.full((len(x),), int(ts), dtype=torch.long)
-            s = torch.full((len(x),), float(snr_db))
-            yb, ye, _ = link_pair(sys_, x0, t, s, s, g)
+            yb, ye, t, s, _ = test_packets(sys_, x0, ts, snr_db, seed)
             test[int(ts)] = (yb if split == "pair" else ye, t,
                              _acc(sys_.receive(yb, t, s, method="classifier", rescaled=True),
                                   lab))
@@ -214,7 +212,7 @@ def eval_headroom(b: LoadedDiffSem, x, lab, snr_db: float, tstars, epochs: int =
     bs = 256
     for kind in kinds:
         torch.manual_seed(seed + _crc_seed(kind))
-        probe = HeadroomProbe(kind, b.config.feat_ch, b.config.T).to(dev)
+        probe = YClassifier(kind, b.config.feat_ch, b.config.T).to(dev)
         opt = torch.optim.Adam(probe.parameters(), lr=1e-3)
         steps = epochs * ((len(X0) + bs - 1) // bs)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
@@ -283,10 +281,7 @@ def eval_judges(b: LoadedDiffSem, x, lab, snr_db: float, tstars, seed: int = 0,
                          "judge": k, "attacker": "clean_images",
                          "accuracy": _acc(m(x), lab)})
     for ts in tstars:
-        g = torch.Generator().manual_seed(seed + int(ts))
-        t = torch.full((n,), int(ts), dtype=torch.long)
-        s = torch.full((n,), float(snr_db))
-        _, ye, _ = link_pair(sys_, x0, t, s, s, g)
+        _, ye, t, s, _ = test_packets(sys_, x0, ts, snr_db, seed)
         for kind in ("mlp", "conv"):
             rec = sys_.invert(ye, t, s, kind=kind, rescaled=True)
             for js, judges in sets.items():
@@ -506,8 +501,8 @@ def run_eval(args) -> dict:
     import pandas as pd
 
     parts = set(args.parts.split(","))
+    out = Path(args.out or f"results/eval/diffsem-{args.dataset}")
     if parts == {"report"}:  # re-render tables.md from the CSVs already in --out
-        out = Path(args.out or f"results/eval/diffsem-{args.dataset}")
         if not out.is_dir():
             raise FileNotFoundError(f"--out {out}: no evaluation folder to report on")
         p = _write_tables(out)
@@ -521,7 +516,6 @@ def run_eval(args) -> dict:
     b = load_diffsem(args.dataset, args.checkpoint_dir, device=device)
     if args.guidance_w is not None:
         b.system.cfg = dataclasses.replace(b.system.cfg, guidance_w=args.guidance_w)
-    out = Path(args.out or f"results/eval/diffsem-{args.dataset}")
     out.mkdir(parents=True, exist_ok=True)
     test = load_dataset(args.dataset, "test", args.data_dir)
     n = min(args.n_test, len(test))

@@ -13,7 +13,7 @@ from torch import nn
 from models.checkpoint import CHECKPOINT_DIR, CheckpointError, load_checkpoint, read_manifest
 
 from .config import DiffSemConfig
-from .networks import build_strong_classifier
+from .networks import build_judges
 from .system import MODULE_NAMES, DiffSemSystem
 from .training import (
     build_direct_attacker,
@@ -74,8 +74,7 @@ def load_diffsem(dataset: str, checkpoint_dir: str | os.PathLike[str] | None = N
         baselines = mods.to(device).eval()
     clean = None
     if with_baselines and (directory / f"{clean_judges_name(dataset)}.json").is_file():
-        clean = nn.ModuleDict({k: build_strong_classifier(dataset, k.split("_")[1])
-                               for k in ("judge_mlp", "judge_cnn")})
+        clean = nn.ModuleDict(build_judges(dataset))
         load_checkpoint(directory, clean_judges_name(dataset), dict(clean.items()),
                         expect_config={"dataset": dataset})
         clean = clean.to(device).eval()

@@ -20,6 +20,7 @@ __all__ = [
     "build_encoder",
     "build_receiver_classifier",
     "build_strong_classifier",
+    "build_judges",
     "power_normalize",
 ]
 
@@ -346,3 +347,10 @@ def build_strong_classifier(dataset: str, kind: str = "cnn") -> nn.Module:
     if kind == "mlp":
         return StrongClassifierMLP(ch, size)
     return StrongClassifierCNN(ch, size, width=32 if ch == 1 else 64)
+
+
+def build_judges(dataset: str) -> dict[str, nn.Module]:
+    """The pair of third-party strong classifiers, keyed as in checkpoints:
+    ``judge_mlp`` (Table I MLP) and ``judge_cnn`` (Table II shape)."""
+    return {"judge_mlp": build_strong_classifier(dataset, "mlp"),
+            "judge_cnn": build_strong_classifier(dataset, "cnn")}

@@ -26,8 +26,8 @@ from .networks import (
     ConvAdversary,
     MLPAdversary,
     build_encoder,
+    build_judges,
     build_receiver_classifier,
-    build_strong_classifier,
 )
 
 __all__ = ["DiffSemSystem", "EDiffSemResult", "MODULE_NAMES"]
@@ -60,8 +60,8 @@ class DiffSemSystem(nn.Module):
         self.adv_mlp = MLPAdversary(cfg.feat_ch, cfg.img_ch, cfg.img_size)
         self.adv_conv = ConvAdversary(cfg.feat_ch, cfg.img_ch, cfg.img_size,
                                       width=64 if ds.startswith("cifar") else 32, T=cfg.T)
-        self.judge_mlp = build_strong_classifier(ds, "mlp")
-        self.judge_cnn = build_strong_classifier(ds, "cnn")
+        judges = build_judges(ds)
+        self.judge_mlp, self.judge_cnn = judges["judge_mlp"], judges["judge_cnn"]
 
     @classmethod
     def from_config(cls, cfg: DiffSemConfig) -> DiffSemSystem:

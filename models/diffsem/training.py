@@ -32,7 +32,7 @@ from models.data import dataset_sha256, load_dataset, split_pair_adversary
 
 from .baselines import IBAL, direct_noise, ibal_lambda
 from .config import DiffSemConfig
-from .networks import MLPAdversary, YClassifier
+from .networks import MLPAdversary, YClassifier, build_judges
 from .system import MODULE_NAMES, DiffSemSystem
 
 __all__ = ["STAGES", "train_diffsem", "DataSplits", "load_splits", "ibal_names"]
@@ -580,12 +580,17 @@ def quick_metrics(sys_: DiffSemSystem, d: DataSplits, cfg, n: int = 1000) -> dic
     out["judge_cnn_clean"] = round((sys_.strong_classify(x).argmax(1) == lab).float().mean()
                                    .item(), 4)
     # both judges on the whole clean test set (their strength, reported with the leakage)
-    xt, lt = d.test.images, d.test.labels
     for k in ("cnn", "mlp"):
-        logits = _batched(lambda i, k=k: sys_.strong_classify(xt[i], k), len(xt), 1000)
-        out[f"judge_{k}_clean_test_full"] = round((logits.argmax(1) == lt).float().mean()
-                                                  .item(), 4)
+        out[f"judge_{k}_clean_test_full"] = _test_accuracy(
+            lambda xb, k=k: sys_.strong_classify(xb, k), d.test.images, d.test.labels)
     return out
+
+
+def _test_accuracy(classify: Callable[[Tensor], Tensor], images: Tensor, labels: Tensor,
+                   batch: int = 1000) -> float:
+    """Accuracy (4 decimals) of ``classify`` (images -> logits) over a whole image set."""
+    logits = _batched(lambda i: classify(images[i]), len(images), batch)
+    return round((logits.argmax(1) == labels).float().mean().item(), 4)
 
 
 # ---------------------------------------------------------------------- driver
@@ -624,21 +629,16 @@ def ship_clean_judges(cfg: DiffSemConfig, work_dir: str | Path, checkpoint_dir: 
     ``diffsem-<ds>-judges-clean``: strong classifiers that never saw a reconstruction, for
     the independent-judge leakage column of ``semsim eval diffsem --parts judges``.
     Returns None when the judge stage had no clean phase."""
-    from .networks import build_strong_classifier
-
     st = load_training_state(Path(work_dir) / "judge_clean_resume.pt")
     if st is None or not st.get("best_state"):
         return None
-    judges = {k: build_strong_classifier(cfg.dataset, k.split("_")[1]) for k in
-              ("judge_mlp", "judge_cnn")}
+    judges = build_judges(cfg.dataset)
     metrics = {}
     for k, m in judges.items():
         m.load_state_dict(st["best_state"][k])
         m.eval()
-        with torch.no_grad():
-            pred = _batched(lambda i, m=m: m(d.test.images[i].cpu()), len(d.test), 1024)
-        metrics[f"{k}_clean_test_full"] = round(
-            (pred.argmax(1) == d.test.labels.cpu()).float().mean().item(), 4)
+        metrics[f"{k}_clean_test_full"] = _test_accuracy(
+            m, d.test.images.cpu(), d.test.labels.cpu())
     return save_checkpoint(checkpoint_dir, clean_judges_name(cfg.dataset), judges,
                            config=cfg.to_dict(), metrics=metrics, seed=cfg.seed,
                            data_sha256=d.sha256,

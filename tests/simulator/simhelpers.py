@@ -54,3 +54,16 @@ def documented_types(codec: str = "Reference codec") -> dict[str, str]:
         if m and keep:
             out[m.group(1)] = m.group(2)
     return out
+
+
+def assert_same_trace(one, many, tmp_path: Path) -> None:
+    """Run two scenarios under the same run id and assert their Parquet traces are equal
+    (to float32 precision): for options that may only change speed, not results."""
+    import pandas as pd
+
+    from simulator.engine import run_scenario
+
+    for sc, d in ((one, "one"), (many, "many")):
+        run_scenario(sc, tmp_path / d, run_id="x")
+    a, b = (pd.read_parquet(tmp_path / d / "traces") for d in ("one", "many"))
+    pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-4, atol=1e-4)

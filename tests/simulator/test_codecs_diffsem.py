@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from simhelpers import BASE, documented_types, merge
+from simhelpers import BASE, assert_same_trace, documented_types, merge
 
 from simulator.channels import apply_one_tap
 from simulator.codecs import CODECS
@@ -101,10 +101,7 @@ def test_batched_decoding_gives_the_same_trace(tmp_path, data_dir):
     opts = {"options": {"tstar": 300, "receiver": "ediffsem"}}
     one = diffsem_scenario(codec=opts, source=src)
     many = diffsem_scenario(codec={**opts, "decode_batch_packets": 4}, source=src)
-    run_scenario(one, tmp_path / "one", run_id="x")
-    run_scenario(many, tmp_path / "many", run_id="x")
-    a, b = (pd.read_parquet(tmp_path / d / "traces") for d in ("one", "many"))
-    pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-4, atol=1e-4)
+    assert_same_trace(one, many, tmp_path)
 
 
 def test_direct_attacker_through_the_engine_convention(data_dir):

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 import yaml
-from simhelpers import BASE, documented_types, merge
+from simhelpers import BASE, assert_same_trace, documented_types, merge
 
 from simulator.channels import apply_one_tap
 from simulator.cli import main
@@ -101,10 +101,7 @@ def test_batched_decoding_gives_the_same_trace(tmp_path, data_dir):
     src = {"options": {"data_dir": str(data_dir)}}
     one = stego_scenario(codec=opts, source=src)
     many = stego_scenario(codec={**opts, "decode_batch_packets": 5}, source=src)
-    run_scenario(one, tmp_path / "one", run_id="x")
-    run_scenario(many, tmp_path / "many", run_id="x")
-    a, b = (pd.read_parquet(tmp_path / d / "traces") for d in ("one", "many"))
-    pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-4, atol=1e-4)
+    assert_same_trace(one, many, tmp_path)
 
 
 def test_missing_checkpoint_is_a_named_error_and_writes_nothing(tmp_path, capsys):
