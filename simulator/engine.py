@@ -1,14 +1,16 @@
 """Engine: builds a run from a Scenario and runs it in SimPy.
 
 One packet's walk: Alice's process encodes (``simulator.nodes.Alice``) with the SNR Bob
-last reported; the :class:`BroadcastLink` takes every receiver's channel state at the
-packet's time from the :class:`ReceiverBank` (positions, path loss, shadowing, AR(1)
-fading and SNR estimates are exogenous, so the bank computes them vectorised over
-receivers and ``run.lookahead_packets`` upcoming packets at once), applies the channel to
-the symbols, decodes all receivers in one batched codec call (or, with
-``codec.decode_batch_packets`` > 1, several packets per call), appends the trace rows and
-fans the reception out to every receiver's inbox (like SimPy's BroadcastPipe); Bob's
-process feeds his SNR estimate back to Alice after the feedback delay.
+last reported (with ``codec.encode_batch_packets`` > 1 the SNR-independent part of the
+encoder has already run for a block of upcoming source packets at once); the
+:class:`BroadcastLink` takes every receiver's channel state at the packet's time from the
+:class:`ReceiverBank` (positions, path loss, shadowing, AR(1) fading and SNR estimates are
+exogenous, so the bank computes them vectorised over receivers and
+``run.lookahead_packets`` upcoming packets at once), applies the channel to the symbols,
+decodes all receivers in one batched codec call (or, with ``codec.decode_batch_packets``
+> 1, several packets per call), appends the trace rows and fans the reception out to
+every receiver's inbox (like SimPy's BroadcastPipe); Bob's process feeds his SNR estimate
+back to Alice after the feedback delay.
 
 :func:`run_scenario` is the library entry point a sweep calls many times.
 """
@@ -28,7 +30,7 @@ import simpy
 import yaml
 
 from simulator import channels as ch
-from simulator.codecs import CODECS, Transmission, decode_many
+from simulator.codecs import CODECS, Transmission, batched_source, decode_many
 from simulator.errors import ScenarioError
 from simulator.link_budget import mean_snr_db as link_mean_snr_db
 from simulator.link_budget import noise_power_dbm
@@ -421,7 +423,9 @@ def run_scenario(scenario: Scenario, out_dir: str | Path, seed: int | None = Non
                         target_rate_bps_hz=scenario.secrecy.target_rate_bps_hz)
     link = BroadcastLink(env, bank=bank, roles=roles, codec=codec, trace=trace,
                          decode_batch_packets=scenario.codec.decode_batch_packets)
-    alice = Alice(env, link=link, codec=codec, source=source, schedule=schedule,
+    alice = Alice(env, link=link, codec=codec,
+                  source=batched_source(source, codec, scenario.codec.encode_batch_packets),
+                  schedule=schedule,
                   initial_snr_est_db=a.initial_snr_est_db, log=log, progress=progress)
     feedback = FeedbackChannel(env, scenario.bob.estimator.feedback_delay_s, alice.on_feedback)
     receivers = [Receiver(env, name, role, i, link.subscribe(),

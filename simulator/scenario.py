@@ -204,11 +204,14 @@ class SecrecyConfig:
 class CodecConfig:
     """Codec by registry name; ``options`` is the codec module's ``Options`` dataclass
     (None -> its defaults); ``device``: auto | cpu | cuda[:N]; ``decode_batch_packets``:
-    decode this many packets per codec call (1: every transmission event on its own)."""
+    decode this many packets per codec call (1: every transmission event on its own);
+    ``encode_batch_packets``: run the SNR-independent part of Alice's encoder for this many
+    packets per call (codecs with ``prepare_many``; 1: per packet)."""
 
     name: str = "reference"
     device: str = "auto"
     decode_batch_packets: int = 1
+    encode_batch_packets: int = 1
     options: Any = None
 
     def __post_init__(self) -> None:
@@ -216,6 +219,8 @@ class CodecConfig:
               self.device, "must be auto, cpu or cuda[:N]")
         check(self.decode_batch_packets >= 1, "decode_batch_packets",
               self.decode_batch_packets, "must be >= 1")
+        check(self.encode_batch_packets >= 1, "encode_batch_packets",
+              self.encode_batch_packets, "must be >= 1")
 
 
 @dataclass(frozen=True)

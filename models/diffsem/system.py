@@ -82,7 +82,14 @@ class DiffSemSystem(nn.Module):
         ``tstar``/``snr_est_db`` are per packet (B,); the header carries t*, t' (Eq. 24 with
         Bob's fed-back SNR estimate) and P_s.
         """
-        x0 = self.encoder(images)
+        return self.transmit(self.encoder(images), tstar, snr_est_db, generator)
+
+    @torch.no_grad()
+    def transmit(self, x0: Tensor, tstar: Tensor, snr_est_db: Tensor,
+                 generator: torch.Generator | None = None) -> tuple[Tensor, dict[str, Tensor]]:
+        """Alice after the encoder: features x0 (B, C, 8, 8) -> self-noised unit-power
+        symbols (B, C, 8, 8) and the header (the part of :meth:`encode` that depends on
+        Bob's SNR estimate)."""
         hdr = self.header(tstar.cpu(), snr_est_db.cpu())
         s = self_noise(x0, hdr["tstar"], hdr["tprime"], self.schedule, generator)
         p = hdr["power"].to(x0.device, x0.dtype).view(-1, 1, 1, 1)

@@ -7,10 +7,17 @@ neural models of :mod:`models` (loaded from the shipped checkpoints) without eng
 
 from __future__ import annotations
 
-from simulator.codecs.base import Codec, Transmission, decode_many, resolve_device
+from simulator.codecs.base import (
+    Codec,
+    Transmission,
+    batched_source,
+    decode_many,
+    resolve_device,
+)
 from simulator.plugins import Registry
 
-__all__ = ["CODECS", "Codec", "Transmission", "decode_many", "resolve_device"]
+__all__ = ["CODECS", "Codec", "Transmission", "batched_source", "decode_many",
+           "resolve_device"]
 
 CODECS = Registry("codec", {"reference": "simulator.codecs.reference",
                             "stego": "simulator.codecs.stego",

@@ -8,6 +8,7 @@ and one-tap equalisation). Codecs that run torch convert at their boundary.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -16,8 +17,8 @@ import numpy as np
 
 from models.device import resolve_device
 
-__all__ = ["Codec", "RowLayout", "Transmission", "decode_many", "prepare_torch",
-           "resolve_device"]
+__all__ = ["Codec", "PreparedSource", "RowLayout", "Transmission", "batched_source",
+           "decode_many", "prepare_torch", "resolve_device"]
 
 
 @dataclass
@@ -50,6 +51,12 @@ class Codec(Protocol):
     Optional: ``decode_many(txs, received, snr_est_db, roles)`` with lists over packets
     decodes several packets in one call (the engine uses it when
     ``codec.decode_batch_packets`` > 1); see :func:`decode_many`.
+
+    Optional: ``prepare_many(sources)`` runs the part of ``encode`` that does not depend on
+    the SNR estimate (e.g. the neural encoder) for B source packets (arrays (B, ...)) in one
+    batched call and returns B per-packet sources dicts, each with a ``"prepared"`` entry,
+    that ``encode`` then takes in place of raw sources (the engine uses it when
+    ``codec.encode_batch_packets`` > 1); see :class:`PreparedSource`.
     """
 
     name: str
@@ -90,6 +97,39 @@ def decode_many(codec: Codec, txs: Sequence[Transmission], received: Sequence[np
         return many(txs, received, snr_est_db, roles)
     return [codec.decode(t, r, e, roles)
             for t, r, e in zip(txs, received, snr_est_db, strict=True)]
+
+
+class PreparedSource:
+    """Alice's source when encodes are batched: draws ``block`` packets from ``source`` (one
+    ``next(1)`` each, so the sequence is the source's own), runs ``codec.prepare_many`` on
+    them in one call and hands the prepared packets out one by one.
+
+    The random draws of ``encode`` (self-noise, host choice) keep their per-packet order;
+    only the batched model call's float rounding can differ from per-packet encodes. At
+    the end of a run up to ``block - 1`` prepared packets go unused.
+    """
+
+    def __init__(self, source: Any, codec: Codec, block: int) -> None:
+        self.source, self.codec, self.block = source, codec, int(block)
+        self._ready: deque[Mapping[str, Any]] = deque()
+
+    def next(self, batch_size: int = 1) -> Mapping[str, Any]:
+        if batch_size != 1:
+            raise ValueError("PreparedSource hands out one packet at a time")
+        if not self._ready:
+            items = [self.source.next(1) for _ in range(self.block)]
+            stacked = {k: np.concatenate([np.asarray(it[k]) for it in items])
+                       for k in items[0]}
+            self._ready.extend(self.codec.prepare_many(stacked))
+        return self._ready.popleft()
+
+
+def batched_source(source: Any, codec: Codec, encode_batch_packets: int) -> Any:
+    """``source`` wrapped in a :class:`PreparedSource` when ``encode_batch_packets`` > 1 and
+    the codec has ``prepare_many``; else ``source`` itself (per-packet encodes)."""
+    if encode_batch_packets > 1 and callable(getattr(codec, "prepare_many", None)):
+        return PreparedSource(source, codec, encode_batch_packets)
+    return source
 
 
 @dataclass(frozen=True)

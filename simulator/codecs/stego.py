@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -80,19 +80,40 @@ class StegoCodec:
         self._host_rng = np.random.default_rng(host_ss)
         self._gen = torch.Generator().manual_seed(int(torch_ss.generate_state(1)[0]))
 
-    def encode(self, sources: Mapping[str, np.ndarray], snr_est_db: np.ndarray) -> Transmission:
+    def _private(self, sources: Mapping[str, Any]):
         import torch
-
-        from models.jscc import complex_to_real
 
         private = torch.as_tensor(np.asarray(sources["images"], dtype=np.float32))
         if tuple(private.shape[1:]) != self.private_shape:
             raise ScenarioError("source", f"stego setting {self.options.setting!r} needs "
                                 f"private images of shape {self.private_shape}",
                                 tuple(private.shape[1:]))
-        h = int(self._host_rng.integers(len(self.hosts)))
-        host = self.hosts[h:h + 1]
-        zc = self.system.hide(private.to(self.device), host.to(self.device))
+        return private
+
+    def prepare_many(self, sources: Mapping[str, np.ndarray]) -> list[dict[str, Any]]:
+        """B source packets -> B sources dicts carrying their host index and container
+        (one batched hide; hosts drawn one per packet, in order, as ``encode`` does)."""
+        import torch
+
+        private = self._private(sources)
+        hs = [int(self._host_rng.integers(len(self.hosts))) for _ in range(private.shape[0])]
+        with torch.no_grad():
+            zc = self.system.hide(private.to(self.device), self.hosts[hs].to(self.device))
+        return [{**{k: np.asarray(v)[i:i + 1] for k, v in sources.items()},
+                 "prepared": {"host_index": h, "container": zc[i:i + 1]}}
+                for i, h in enumerate(hs)]
+
+    def encode(self, sources: Mapping[str, Any], snr_est_db: np.ndarray) -> Transmission:
+        from models.jscc import complex_to_real
+
+        private = self._private(sources)
+        if "prepared" in sources:
+            h, zc = sources["prepared"]["host_index"], sources["prepared"]["container"]
+            host = self.hosts[h:h + 1]
+        else:
+            h = int(self._host_rng.integers(len(self.hosts)))
+            host = self.hosts[h:h + 1]
+            zc = self.system.hide(private.to(self.device), host.to(self.device))
         symbols = complex_to_real(zc)[0].double().cpu().numpy() * _SQRT2
         header = {"host_index": h}
         if "index" in sources:

@@ -1,6 +1,6 @@
 """The DiffSem codec inside the engine on a CUDA device (skipped without one): same
-scenario and seed on CPU and GPU give the same channel columns and, up to float rounding
-in the models, the same decisions."""
+scenario and seed on CPU (per-packet encodes) and GPU (batched encodes) give the same
+channel columns and, up to float rounding in the models, the same decisions."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ def test_engine_on_cuda_matches_cpu(tmp_path, data_dir, receiver, attacker):
     for device in ("cpu", "cuda"):
         sc = diffsem_scenario(run={"num_packets": 60},
                               codec={"device": device, "decode_batch_packets": 20,
+                                     "encode_batch_packets": 8 if device == "cuda" else 1,
                                      "options": {"tstar": 240, "receiver": receiver,
                                                  "attacker": attacker}})
         out = tmp_path / device

@@ -51,6 +51,8 @@ CASES = [
     ("run: {num_packets: 10}\ncodec: {options: {decodr: mf}}\n", "codec.options.decodr",
      "mf", "unknown key", "decoder"),
     ("run: {num_packets: 10}\neves: {count: -2}\n", "eves.count", -2, ">= 0", None),
+    ("run: {num_packets: 10}\ncodec: {encode_batch_packets: 0}\n",
+     "codec.encode_batch_packets", 0, ">= 1", None),
     ("run: {num_packets: 10}\neves: {count: 2, template: {estimator: {kind: pilot_ls, "
      "num_pilots: 0}}}\n", "eves.template.estimator.num_pilots", 0, ">= 1", None),
     ("run: {num_packets: 10, duration_s: 3}\n", "run.num_packets", 10, "exactly one", None),
