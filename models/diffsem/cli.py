@@ -36,6 +36,10 @@ def add_train_commands(train_subparsers) -> argparse.ArgumentParser:
     p.add_argument("--ft-high-frac", type=float, default=None,
                    help="share of Alg. 2 samples with t* >= --ft-high-min")
     p.add_argument("--ft-high-min", type=int, default=None)
+    p.add_argument("--ft-init", choices=("copy", "preserve"), default=None,
+                   help="Alg. 2 start of the receiver classifiers: copy the bypass classifier "
+                        "(shipped), or preserve it exactly (x0_hat weights folded onto y, and "
+                        "the start kept unless fine-tuning lowers the validation loss)")
     p.set_defaults(func=_run_train)
     return p
 
@@ -60,6 +64,10 @@ def add_eval_commands(eval_subparsers) -> argparse.ArgumentParser:
                         "alone; judges: attackers scored by adapted vs independent judges; "
                         "report: re-render tables.md from the CSVs in --out)")
     p.add_argument("--levers-w", default="0,1,3", help="guidance weights for --parts levers")
+    p.add_argument("--work-dir", default=None,
+                   help="evaluate the system of an unshipped training work dir (its finished "
+                        "stages) instead of the shipped checkpoint, e.g. a training variant "
+                        "with --parts levers")
     p.add_argument("--headroom-epochs", type=int, default=40)
     p.add_argument("--headroom-probes", default="small,mlp,conv")
     p.add_argument("--headroom-split", choices=("pair", "adversary"), default="pair",
@@ -87,7 +95,8 @@ def _run_train(args) -> int:
     cfg = make_config(args.dataset, args.preset, seed=args.seed, threads=args.threads,
                       unet_epochs=args.unet_epochs or args.epochs, n_feat=args.n_feat,
                       guidance_w=args.guidance_w, ft_samples=args.ft_samples,
-                      ft_high_frac=args.ft_high_frac, ft_high_min=args.ft_high_min)
+                      ft_high_frac=args.ft_high_frac, ft_high_min=args.ft_high_min,
+                      ft_init=args.ft_init)
     work = Path(args.work_dir or f"runs/diffsem-{args.dataset}-{args.preset}")
     if not args.resume and work.exists():
         shutil.rmtree(work)

@@ -21,7 +21,7 @@ from models.data import load_dataset
 from models.metrics import ms_ssim, psnr, ssim
 
 from .baselines import direct_noise, permute_quadrants
-from .loader import LoadedDiffSem, load_diffsem
+from .loader import LoadedDiffSem, load_diffsem, load_work_dir
 from .networks import YClassifier
 from .report import BOB_METHODS, worst_attacker
 from .training import ibal_names
@@ -513,7 +513,10 @@ def run_eval(args) -> dict:
     from models.device import resolve_device
 
     device = resolve_device(args.device)
-    b = load_diffsem(args.dataset, args.checkpoint_dir, device=device)
+    if getattr(args, "work_dir", None):
+        b = load_work_dir(args.work_dir, args.dataset, device=device)
+    else:
+        b = load_diffsem(args.dataset, args.checkpoint_dir, device=device)
     if args.guidance_w is not None:
         b.system.cfg = dataclasses.replace(b.system.cfg, guidance_w=args.guidance_w)
     out.mkdir(parents=True, exist_ok=True)

@@ -23,7 +23,7 @@ from .training import (
     direct_attacker_name,
 )
 
-__all__ = ["LoadedDiffSem", "load_diffsem"]
+__all__ = ["LoadedDiffSem", "load_diffsem", "load_work_dir"]
 
 
 @dataclass
@@ -85,3 +85,42 @@ def load_diffsem(dataset: str, checkpoint_dir: str | os.PathLike[str] | None = N
                         expect_config={"dataset": dataset, "direct_kind": cfg.direct_kind})
         direct = direct.to(device).eval()
     return LoadedDiffSem(system, cfg, manifest, baselines, bman, clean, direct)
+
+
+def load_work_dir(work_dir: str | os.PathLike[str], dataset: str,
+                  device: str | torch.device = "cpu") -> LoadedDiffSem:
+    """The DiffSem system of an (unshipped) training work dir: its ``config.json`` and the
+    modules of every finished stage (``stage_<name>.pt``, weights-only load), for evaluating
+    a training variant before shipping it. No baselines, clean judges or direct attacker.
+
+    Raises :class:`models.checkpoint.CheckpointError` when the folder has no config, was
+    trained for another dataset, or lacks the stages Bob's receivers need.
+    """
+    import json
+
+    from models.checkpoint import load_training_state
+
+    from .training import STAGE_MODULES
+
+    work = Path(work_dir)
+    if not (work / "config.json").is_file():
+        raise CheckpointError(f"--work-dir {work}: no config.json (not a training work dir)")
+    cfg = DiffSemConfig.from_dict(json.loads((work / "config.json").read_text()))
+    if cfg.dataset != dataset:
+        raise CheckpointError(f"--work-dir {work} was trained for dataset {cfg.dataset!r}, "
+                              f"not {dataset!r}")
+    system = DiffSemSystem(cfg)
+    found = []
+    for stage, names in STAGE_MODULES.items():
+        st = load_training_state(work / f"stage_{stage}.pt")
+        if st is None:
+            continue
+        for k in names:
+            getattr(system, k).load_state_dict(st["modules"][k])
+        found.append(stage)
+    missing = [s for s in ("pair", "unet", "finetune") if s not in found]
+    if missing:
+        raise CheckpointError(f"--work-dir {work}: stages {missing} not finished "
+                              f"(no stage_<name>.pt)")
+    manifest = {"work_dir": str(work), "stages": found, "config": cfg.to_dict()}
+    return LoadedDiffSem(system.to(device).eval(), cfg, manifest)

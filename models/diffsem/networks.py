@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 __all__ = [
+    "fold_x0_onto_y",
     "ContextUNet",
     "MLPAdversary",
     "ConvAdversary",
@@ -87,6 +88,29 @@ class MnistReceiverClassifier(nn.Module):
     def forward(self, x0_hat: Tensor, y: Tensor, t: Tensor) -> Tensor:
         tt = (t.float() / self.T).view(-1, 1).to(y.device, y.dtype)
         return self.net(torch.cat([x0_hat.flatten(1), y.flatten(1), tt], 1))
+
+
+@torch.no_grad()
+def fold_x0_onto_y(clf: nn.Module) -> nn.Module:
+    """Make a receiver classifier ignore x0_hat without changing what it computes on
+    x0_hat = y: the first layer's x0_hat weights are added to its y weights and zeroed, so
+    afterwards ``clf(x, y, t) == before(y, y, t)`` for every x (the bypass classifier,
+    exactly). Alg. 2 can then start from classifier-only. In place; returns ``clf``."""
+    net = getattr(clf, "net", None)
+    first = net[0] if isinstance(net, nn.Sequential) else None
+    if isinstance(first, nn.Linear):  # MNIST: [x0_hat (d), y (d), t]
+        d = (first.in_features - 1) // 2
+        w = first.weight
+        w[:, d:2 * d] += w[:, :d]
+        w[:, :d] = 0.0
+    elif isinstance(first, nn.Conv2d):  # CIFAR: channels [x0_hat (c), y (c), t]
+        c = (first.in_channels - 1) // 2
+        w = first.weight
+        w[:, c:2 * c] += w[:, :c]
+        w[:, :c] = 0.0
+    else:
+        raise TypeError(f"no x0_hat input layer to fold in {type(clf).__name__}")
+    return clf
 
 
 class CifarReceiverClassifier(nn.Module):

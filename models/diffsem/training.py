@@ -32,7 +32,7 @@ from models.data import dataset_sha256, load_dataset, split_pair_adversary
 
 from .baselines import IBAL, direct_noise, ibal_lambda
 from .config import DiffSemConfig
-from .networks import MLPAdversary, YClassifier, build_judges
+from .networks import MLPAdversary, YClassifier, build_judges, fold_x0_onto_y
 from .system import MODULE_NAMES, DiffSemSystem
 
 __all__ = ["STAGES", "train_diffsem", "DataSplits", "load_splits", "ibal_names"]
@@ -116,9 +116,11 @@ def _fit(
     log: Callable[[str], None],
     lr: float | None = None,
     batch_size: int | None = None,
+    keep_init: bool = False,
 ) -> dict:
     """Generic epoch loop: Adam + ReduceLROnPlateau on ``val_fn`` (lower is better), best
-    weights kept, resumable from ``<work_dir>/<name>_resume.pt`` after every epoch."""
+    weights kept, resumable from ``<work_dir>/<name>_resume.pt`` after every epoch.
+    ``keep_init``: the starting weights compete too (kept unless an epoch beats them)."""
     params = [p for m in modules.values() for p in m.parameters()]
     opt = torch.optim.Adam(params, lr=lr or cfg.lr)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=2,
@@ -136,6 +138,14 @@ def _fit(
         start, best, best_state, times = state["epoch"], state["best"], state["best_state"], \
             state["times"]
         log(f"[{name}] resumed at epoch {start}")
+    elif keep_init:
+        for m in modules.values():
+            m.eval()
+        with torch.no_grad():
+            best = float(val_fn())
+        best_state = {k: {n: t.clone() for n, t in m.state_dict().items()}
+                      for k, m in modules.items()}
+        log(f"[{name}] start val {best:.4f}")
     for ep in range(start, epochs):
         t0 = time.time()
         for m in modules.values():
@@ -324,9 +334,14 @@ def stage_finetune(sys_: DiffSemSystem, d: DataSplits, cfg, work_dir, log) -> di
     y, t, lab = data["y"], data["t"], data["labels"]
     n = len(y)
     nv = max(1, n // 10)
-    infos = {"gen_s": data["gen_s"]}
+    infos = {"gen_s": data["gen_s"], "ft_init": cfg.ft_init}
+    if cfg.ft_init not in ("copy", "preserve"):
+        raise ValueError(f"ft_init {cfg.ft_init!r}: choose copy or preserve")
     for name, clf, xh in (("ft_diff", sys_.clf_diff, data["xu"]), ("ft_e", sys_.clf_e,
                                                                     data["xg"])):
+        if cfg.ft_init == "preserve" and not (work_dir / f"{name}_resume.pt").is_file():
+            clf.load_state_dict(sys_.clf0.state_dict())
+            fold_x0_onto_y(clf)
         tr = torch.arange(nv, n)
 
         def loss_fn(idx, g, xh=xh, clf=clf, tr=tr):
@@ -337,7 +352,7 @@ def stage_finetune(sys_: DiffSemSystem, d: DataSplits, cfg, work_dir, log) -> di
             return F.cross_entropy(clf(xh[:nv], y[:nv], t[:nv]), lab[:nv]).item()
 
         infos[name] = _fit(name, {name: clf}, loss_fn, val_fn, len(tr), cfg.ft_epochs, cfg,
-                           work_dir, log, lr=3e-4)
+                           work_dir, log, lr=3e-4, keep_init=cfg.ft_init == "preserve")
     return infos
 
 
@@ -663,9 +678,12 @@ def train_diffsem(cfg: DiffSemConfig, work_dir: str | Path, checkpoint_dir: str 
     d = load_splits(cfg, data_dir).to(device)
     log(f"data {cfg.dataset}: pair {len(d.pair)} val {len(d.val)} adversary {len(d.adv)} "
         f"test {len(d.test)}")
-    sys_ = DiffSemSystem(cfg).to(device)
-    mods = {k: m.to(device) for k, m in build_ibal_models(cfg).items()}
-    direct = build_direct_attacker(cfg).to(device)
+    # every module starts in eval mode: _fit switches only the modules it trains to train
+    # mode, so a stage resumed in a new process runs the finished ones (the U-Net's
+    # BatchNorm above all) as they were trained, not with batch statistics
+    sys_ = DiffSemSystem(cfg).to(device).eval()
+    mods = {k: m.to(device).eval() for k, m in build_ibal_models(cfg).items()}
+    direct = build_direct_attacker(cfg).to(device).eval()
     infos: dict = {}
     t_all = time.time()
     for st in STAGES:

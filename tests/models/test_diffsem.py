@@ -194,3 +194,46 @@ def test_cli_registration():
     assert a.dataset == "fashion" and a.stage == ["pair", "unet"]
     a = p.parse_args(["eval", "diffsem", "--dataset", "mnist", "--snr-db", "15"])
     assert a.snr_db == 15.0 and callable(a.func)
+
+
+@pytest.mark.parametrize("dataset", ["mnist", "cifar10-partial"])
+def test_fold_x0_onto_y_keeps_the_bypass_classifier(dataset):
+    """After folding, the receiver classifier computes clf(y, y, t) for any x0_hat."""
+    from models.diffsem.networks import build_receiver_classifier, fold_x0_onto_y
+
+    cfg = make_config(dataset, "tiny")
+    clf = build_receiver_classifier(dataset).eval()
+    g = torch.Generator().manual_seed(0)
+    y = torch.randn(5, cfg.feat_ch, 8, 8, generator=g)
+    x = torch.randn(5, cfg.feat_ch, 8, 8, generator=g)
+    t = torch.tensor([0, 50, 100, 300, 490])
+    with torch.no_grad():
+        want = clf(y, y, t)
+        assert not torch.allclose(clf(x, y, t), want, atol=1e-4)  # x0_hat mattered before
+        fold_x0_onto_y(clf)
+        assert torch.allclose(clf(x, y, t), want, atol=1e-5)
+        assert torch.allclose(clf(torch.zeros_like(x), y, t), want, atol=1e-5)
+    with pytest.raises(TypeError, match="x0_hat"):
+        fold_x0_onto_y(nn.Sequential(nn.ReLU()))
+
+
+@pytest.mark.parametrize("keep_init", [False, True])
+def test_fit_keep_init_keeps_a_start_that_training_only_worsens(tmp_path, keep_init):
+    """_fit with keep_init returns the starting weights when every epoch makes the
+    validation loss worse (training ascends it here); without it, the best epoch."""
+    from models.diffsem.training import _fit
+
+    torch.manual_seed(0)
+    lin = nn.Linear(4, 3)
+    x = torch.randn(64, 4)
+    lab = lin(x).argmax(1)  # the start is already perfect on these labels
+    start = {k: v.clone() for k, v in lin.state_dict().items()}
+
+    def ce():
+        return nn.functional.cross_entropy(lin(x), lab)
+
+    _fit("probe", {"lin": lin}, lambda idx, g: -ce(), lambda: ce().item(), 64, 3,
+         make_config("mnist", "tiny"), tmp_path, lambda _: None, lr=0.05,
+         keep_init=keep_init)
+    same = all(torch.equal(v, start[k]) for k, v in lin.state_dict().items())
+    assert same == keep_init

@@ -250,3 +250,60 @@ def test_shipped_judges_are_strong(dataset, floor, data_dir):
     assert acc == pytest.approx(b.manifest["metrics"]["judge_cnn_clean"], abs=1e-3)
     assert b.manifest["metrics"]["judge_cnn_clean_test_full"] >= floor
     assert acc >= floor - 0.01
+
+
+def test_finetune_preserve_init_starts_at_classifier_only(tiny_run, tmp_path, data_dir):
+    """ft_init=preserve: Alg. 2 starts from the bypass classifier exactly (x0_hat folded
+    onto y) and keeps that start unless fine-tuning lowers the validation loss."""
+    from dataclasses import replace
+
+    from models.diffsem.system import DiffSemSystem
+    from models.diffsem.training import load_splits, stage_finetune
+
+    cfg, work, _, _, _ = tiny_run
+    cfg = replace(cfg, ft_samples=200, ft_epochs=2, ft_init="preserve")
+    sys_ = DiffSemSystem(cfg).eval()
+    logs: list[str] = []
+    info = stage_finetune(sys_, load_splits(cfg, data_dir), cfg, tmp_path, logs.append)
+    assert info["ft_init"] == "preserve"
+    starts = [float(m.split()[-1]) for m in logs if "start val" in m]
+    assert len(starts) == 2  # ft_diff and ft_e both begin at classifier-only's loss
+    assert starts[0] == pytest.approx(starts[1], abs=1e-6)
+    for k in ("ft_diff", "ft_e"):
+        assert info[k]["best_val"] <= starts[0] + 1e-9
+    with pytest.raises(ValueError, match="ft_init"):
+        stage_finetune(sys_, load_splits(cfg, data_dir), replace(cfg, ft_init="zero"),
+                       tmp_path / "x", logs.append)
+
+
+def test_eval_from_a_training_work_dir(tiny_run, tmp_path, data_dir):
+    """`semsim eval diffsem --work-dir`: an unshipped variant's finished stages, evaluated
+    on the same packets as the shipped system; clear errors for a wrong folder. The tiny
+    run resumed after its U-Net stage, so the equality also checks that resumed stages run
+    the finished U-Net in eval mode (its BatchNorm statistics were once updated by the
+    Alg. 2 DDIM passes of a resumed run, and the shipped U-Net then differed from its
+    stage file)."""
+    import argparse
+
+    import pandas as pd
+
+    from models.diffsem.cli import add_eval_commands
+    from models.diffsem.loader import load_work_dir
+
+    _, work, ck, _, _ = tiny_run
+    parser = argparse.ArgumentParser()
+    add_eval_commands(parser.add_subparsers())
+    common = ["--dataset", "mnist", "--n-test", "16", "--tstars", "0,100", "--parts",
+              "levers", "--levers-w", "0", "--threads", "1", "--device", "cpu"] + (
+        ["--data-dir", str(data_dir)] if data_dir else [])
+    for name, extra in (("work", ["--work-dir", str(work)]),
+                        ("shipped", ["--checkpoint-dir", str(ck)])):
+        args = parser.parse_args(["diffsem", "--out", str(tmp_path / name), *common, *extra])
+        assert args.func(args) == 0
+    a, b = (pd.read_csv(tmp_path / n / "levers.csv") for n in ("work", "shipped"))
+    pd.testing.assert_frame_equal(a, b)  # the tiny run shipped exactly its work dir's stages
+    assert load_work_dir(work, "mnist").manifest["stages"][:3] == ["pair", "unet", "finetune"]
+    with pytest.raises(CheckpointError, match="not a training work dir"):
+        load_work_dir(tmp_path, "mnist")
+    with pytest.raises(CheckpointError, match="trained for dataset 'mnist'"):
+        load_work_dir(work, "fashion")
