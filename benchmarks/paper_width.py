@@ -123,7 +123,7 @@ def main(argv=None) -> int:
                       ft_tstar_max=shipped.config.ft_tstar_max,
                       guidance_w=shipped.config.guidance_w,
                       edf_max_iters=shipped.config.edf_max_iters)
-    new = DiffSemSystem(cfg).to(device)
+    new = DiffSemSystem(cfg).to(device).eval()  # _fit trains only its own modules
     keep = {k: v for k, v in shipped.system.state_dict().items() if not k.startswith("unet.")}
     missing, unexpected = new.load_state_dict(keep, strict=False)
     assert not unexpected and all(k.startswith("unet.") for k in missing), (missing, unexpected)
