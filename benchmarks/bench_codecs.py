@@ -24,15 +24,11 @@ from pathlib import Path
 
 import torch
 
+from models.device import synchronize
 from simulator.engine import run_scenario
 from simulator.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _sync(device: str) -> None:
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
 
 
 def engine_rate(name: str, packets: int, decode_batch: int = 1, device: str = "cpu",
@@ -55,7 +51,7 @@ def diffsem_batched(packets: int, batch: int, device: str = "cpu") -> float:
     system = load_diffsem("mnist", with_baselines=False, device=device).system
     data = load_dataset("mnist", "test")
     gen = torch.Generator().manual_seed(0)
-    _sync(device)
+    synchronize(device)
     t0 = time.perf_counter()
     for start in range(0, packets, batch):
         x = data.images[start:start + batch].to(device)
@@ -68,7 +64,7 @@ def diffsem_batched(packets: int, batch: int, device: str = "cpu") -> float:
         t2 = tstar.repeat(2)
         rec = system.invert(rx3[b:], t2, tprime=hdr["tprime"].repeat(2))
         system.strong_classify(rec).cpu()
-    _sync(device)
+    synchronize(device)
     return packets / (time.perf_counter() - t0)
 
 
@@ -79,7 +75,7 @@ def stego_batched(packets: int, batch: int, device: str = "cpu") -> float:
     system = load_stego("mnist-in-fashion", device=device)
     priv, host = load_dataset("mnist", "test").images, load_dataset("fashion", "test").images
     gen = torch.Generator().manual_seed(0)
-    _sync(device)
+    synchronize(device)
     t0 = time.perf_counter()
     for start in range(0, packets, batch):
         zc = system.hide(priv[start:start + batch].to(device), host[start:start + batch].to(device))
@@ -89,7 +85,7 @@ def stego_batched(packets: int, batch: int, device: str = "cpu") -> float:
         eves = rx.repeat(2, 1)
         system.naive(eves)
         system.mia(eves).cpu()
-    _sync(device)
+    synchronize(device)
     return packets / (time.perf_counter() - t0)
 
 

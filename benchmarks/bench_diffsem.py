@@ -20,10 +20,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-
-def _sync(device: str) -> None:
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
+from models.device import synchronize
 
 
 def _system(dataset: str, device: str = "cpu"):
@@ -66,11 +63,11 @@ def bench_inference(sys_, batches, tstar: int, snr_db: float, reps: int,
         for method, call in _calls(sys_, direct, sym, t, s, hdr["tprime"]).items():
             call()  # warm-up
             n = max(1, reps if bsz < 1024 or device != "cpu" else 1)
-            _sync(device)
+            synchronize(device)
             t0 = time.perf_counter()
             for _ in range(n):
                 call()
-            _sync(device)
+            synchronize(device)
             dt = (time.perf_counter() - t0) / n
             rows.append({"method": method, "device": device, "batch": bsz, "tstar": tstar,
                          "batch_s": round(dt, 5), "per_packet_ms": round(1000 * dt / bsz, 4)})
@@ -89,13 +86,13 @@ def bench_unet_train(sys_, steps: int = 5, batch: int = 256, device: str = "cpu"
     for i in range(steps + 1):
         t = torch.randint(0, sys_.cfg.T, (batch,), device=device)
         eps = torch.randn_like(x0)
-        _sync(device)
+        synchronize(device)
         t0 = time.perf_counter()
         loss = F.mse_loss(unet(sys_.schedule.q_sample(x0, t, eps), t, c), eps)
         opt.zero_grad()
         loss.backward()
         opt.step()
-        _sync(device)
+        synchronize(device)
         if i:
             times.append(time.perf_counter() - t0)
     unet.eval()

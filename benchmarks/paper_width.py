@@ -27,7 +27,7 @@ from pathlib import Path
 
 import torch
 
-from models.device import resolve_device
+from models.device import resolve_device, synchronize
 from models.diffsem.config import make_config
 from models.diffsem.evaluation import test_packets
 from models.diffsem.loader import load_diffsem
@@ -79,15 +79,13 @@ def _unet_step_s(system: DiffSemSystem, batch: int, device: str, steps: int = 10
     t = torch.randint(0, system.cfg.T, (batch,), device=device)
     for i in range(steps + 2):
         if i == 2:
-            if device.startswith("cuda"):
-                torch.cuda.synchronize()
+            synchronize(device)
             t0 = time.perf_counter()
         loss = F.mse_loss(unet(system.schedule.q_sample(x0, t, x0), t, c), x0)
         opt.zero_grad()
         loss.backward()
         opt.step()
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
+    synchronize(device)
     return (time.perf_counter() - t0) / steps
 
 

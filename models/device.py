@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["DeviceError", "resolve_device"]
+__all__ = ["DeviceError", "resolve_device", "synchronize"]
 
 
 class DeviceError(ValueError):
@@ -31,3 +31,11 @@ def resolve_device(device: str) -> str:
             )
         return device
     raise DeviceError(f"device {device!r}: expected auto, cpu, cuda or cuda:N")
+
+
+def synchronize(device: str) -> None:
+    """Wait for ``device``'s queued work (a no-op on the CPU): call before reading a timer."""
+    if device.startswith("cuda"):
+        import torch
+
+        torch.cuda.synchronize(device)

@@ -76,7 +76,7 @@ def gap_row(bob_hits: dict[str, torch.Tensor], att_hits: dict[str, torch.Tensor]
     bm = max(bob_hits, key=lambda k: float(bob_hits[k].float().mean()))
     am = max(att_hits, key=lambda k: float(att_hits[k].float().mean()))
     d = bob_hits[bm].float() - att_hits[am].float()
-    half = 1.96 * float(d.std()) / max(len(d), 1) ** 0.5 if len(d) > 1 else float("nan")
+    half = 1.96 * float(d.std()) / len(d) ** 0.5 if len(d) > 1 else float("nan")
     g = float(d.mean())
     return {"role": "gap", "method": "bob_minus_worst_attacker", "accuracy": g,
             "ci95_lo": g - half, "ci95_hi": g + half, "bob_method": bm, "attacker_method": am}

@@ -98,9 +98,7 @@ def load_work_dir(work_dir: str | os.PathLike[str], dataset: str,
     """
     import json
 
-    from models.checkpoint import load_training_state
-
-    from .training import STAGE_MODULES
+    from .training import STAGE_MODULES, _load_stage
 
     work = Path(work_dir)
     if not (work / "config.json").is_file():
@@ -110,14 +108,8 @@ def load_work_dir(work_dir: str | os.PathLike[str], dataset: str,
         raise CheckpointError(f"--work-dir {work} was trained for dataset {cfg.dataset!r}, "
                               f"not {dataset!r}")
     system = DiffSemSystem(cfg)
-    found = []
-    for stage, names in STAGE_MODULES.items():
-        st = load_training_state(work / f"stage_{stage}.pt")
-        if st is None:
-            continue
-        for k in names:
-            getattr(system, k).load_state_dict(st["modules"][k])
-        found.append(stage)
+    modules = {k: getattr(system, k) for k in MODULE_NAMES}
+    found = [st for st in STAGE_MODULES if _load_stage(work, st, modules) is not None]
     missing = [s for s in ("pair", "unet", "finetune") if s not in found]
     if missing:
         raise CheckpointError(f"--work-dir {work}: stages {missing} not finished "

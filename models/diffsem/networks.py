@@ -98,18 +98,16 @@ def fold_x0_onto_y(clf: nn.Module) -> nn.Module:
     exactly). Alg. 2 can then start from classifier-only. In place; returns ``clf``."""
     net = getattr(clf, "net", None)
     first = net[0] if isinstance(net, nn.Sequential) else None
-    if isinstance(first, nn.Linear):  # MNIST: [x0_hat (d), y (d), t]
-        d = (first.in_features - 1) // 2
-        w = first.weight
-        w[:, d:2 * d] += w[:, :d]
-        w[:, :d] = 0.0
+    if isinstance(first, nn.Linear):  # MNIST: inputs [x0_hat (d), y (d), t]
+        n_in = first.in_features
     elif isinstance(first, nn.Conv2d):  # CIFAR: channels [x0_hat (c), y (c), t]
-        c = (first.in_channels - 1) // 2
-        w = first.weight
-        w[:, c:2 * c] += w[:, :c]
-        w[:, :c] = 0.0
+        n_in = first.in_channels
     else:
         raise TypeError(f"no x0_hat input layer to fold in {type(clf).__name__}")
+    d = (n_in - 1) // 2
+    w = first.weight  # dim 1 is the input for both layer kinds
+    w[:, d:2 * d] += w[:, :d]
+    w[:, :d] = 0.0
     return clf
 
 

@@ -18,7 +18,7 @@ import numpy as np
 from models.device import resolve_device
 
 __all__ = ["Codec", "PreparedSource", "RowLayout", "Transmission", "batched_source",
-           "decode_many", "prepare_torch", "resolve_device"]
+           "decode_many", "per_packet_prepared", "prepare_torch", "resolve_device"]
 
 
 @dataclass
@@ -97,6 +97,14 @@ def decode_many(codec: Codec, txs: Sequence[Transmission], received: Sequence[np
         return many(txs, received, snr_est_db, roles)
     return [codec.decode(t, r, e, roles)
             for t, r, e in zip(txs, received, snr_est_db, strict=True)]
+
+
+def per_packet_prepared(sources: Mapping[str, Any], prepared: Sequence[Any]
+                        ) -> list[dict[str, Any]]:
+    """What a codec's ``prepare_many`` returns: the B-packet ``sources`` (arrays (B, ...))
+    split into B one-packet dicts, packet i carrying ``prepared[i]`` under ``"prepared"``."""
+    return [{**{k: np.asarray(v)[i:i + 1] for k, v in sources.items()}, "prepared": p}
+            for i, p in enumerate(prepared)]
 
 
 class PreparedSource:

@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from simulator.codecs.base import RowLayout, Transmission, prepare_torch
+from simulator.codecs.base import RowLayout, Transmission, per_packet_prepared, prepare_torch
 from simulator.errors import ScenarioError, check
 
 __all__ = ["DiffSemCodec", "Options", "build"]
@@ -99,8 +99,8 @@ class DiffSemCodec:
         images = self._images(sources)
         with torch.no_grad():
             x0 = self.system.encoder(images.to(self.device))
-        return [{**{k: np.asarray(v)[i:i + 1] for k, v in sources.items()},
-                 "prepared": {"features": x0[i:i + 1]}} for i in range(images.shape[0])]
+        return per_packet_prepared(sources, [{"features": x0[i:i + 1]}
+                                             for i in range(images.shape[0])])
 
     def encode(self, sources: Mapping[str, Any], snr_est_db: np.ndarray) -> Transmission:
         import torch

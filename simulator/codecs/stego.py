@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from simulator.codecs.base import RowLayout, Transmission, prepare_torch
+from simulator.codecs.base import RowLayout, Transmission, per_packet_prepared, prepare_torch
 from simulator.errors import ScenarioError, check
 
 __all__ = ["Options", "StegoCodec", "build"]
@@ -99,9 +99,8 @@ class StegoCodec:
         hs = [int(self._host_rng.integers(len(self.hosts))) for _ in range(private.shape[0])]
         with torch.no_grad():
             zc = self.system.hide(private.to(self.device), self.hosts[hs].to(self.device))
-        return [{**{k: np.asarray(v)[i:i + 1] for k, v in sources.items()},
-                 "prepared": {"host_index": h, "container": zc[i:i + 1]}}
-                for i, h in enumerate(hs)]
+        return per_packet_prepared(sources, [{"host_index": h, "container": zc[i:i + 1]}
+                                             for i, h in enumerate(hs)])
 
     def encode(self, sources: Mapping[str, Any], snr_est_db: np.ndarray) -> Transmission:
         from models.jscc import complex_to_real
@@ -109,11 +108,10 @@ class StegoCodec:
         private = self._private(sources)
         if "prepared" in sources:
             h, zc = sources["prepared"]["host_index"], sources["prepared"]["container"]
-            host = self.hosts[h:h + 1]
         else:
             h = int(self._host_rng.integers(len(self.hosts)))
-            host = self.hosts[h:h + 1]
-            zc = self.system.hide(private.to(self.device), host.to(self.device))
+            zc = self.system.hide(private.to(self.device), self.hosts[h:h + 1].to(self.device))
+        host = self.hosts[h:h + 1]
         symbols = complex_to_real(zc)[0].double().cpu().numpy() * _SQRT2
         header = {"host_index": h}
         if "index" in sources:
