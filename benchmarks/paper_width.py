@@ -121,6 +121,7 @@ def main(argv=None) -> int:
                       ft_tstar_max=shipped.config.ft_tstar_max,
                       guidance_w=shipped.config.guidance_w,
                       edf_max_iters=shipped.config.edf_max_iters)
+    torch.manual_seed(cfg.seed)  # the fresh U-Net's init, as train_diffsem seeds it
     new = DiffSemSystem(cfg).to(device).eval()  # _fit trains only its own modules
     keep = {k: v for k, v in shipped.system.state_dict().items() if not k.startswith("unet.")}
     missing, unexpected = new.load_state_dict(keep, strict=False)
