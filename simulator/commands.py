@@ -46,7 +46,16 @@ def register(subparsers) -> None:
                          "points are the product, e.g. --axis bob.estimator.bias_db=-6,0,6")
     sw.add_argument("--replicas", type=int, default=3, help="replicas per point (default 3)")
     sw.add_argument("--seed", type=int, default=None, help="root seed (default: run.seed)")
-    sw.add_argument("--workers", type=int, default=1, help="local worker processes")
+    sw.add_argument("--workers", type=int, default=1,
+                    help="local worker processes (ray: CPUs of the local cluster it starts)")
+    sw.add_argument("--backend", choices=("process", "ray"), default="process",
+                    help="process: this process or a local pool (default); ray: one Ray "
+                         "task per replica (needs pip install -e '.[ray]')")
+    sw.add_argument("--ray-address", default=None, metavar="ADDR",
+                    help="join an existing Ray cluster (auto, or ray://host:10001); "
+                         "default: start a local one")
+    sw.add_argument("--gpus-per-task", type=float, default=0.0, metavar="G",
+                    help="GPUs per Ray task (a fraction shares a GPU; default 0)")
     sw.add_argument("--out", default="results", metavar="DIR")
     sw.add_argument("--sweep-id", default=None, help="sweep folder name (default: "
                     "<scenario>-sweep-<UTC time>); an existing one is resumed")
@@ -185,6 +194,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             raise ScenarioError("--axis", "give at least one axis (key.path=v1,v2,...)")
         if args.workers < 1:
             raise ScenarioError("--workers", "must be >= 1", args.workers)
+        if args.backend != "ray" and (args.ray_address or args.gpus_per_task):
+            raise ScenarioError("--backend", "--ray-address / --gpus-per-task need "
+                                "--backend ray", args.backend)
         axes = [parse_axis(a) for a in args.axis]
         name = Path(args.scenario).stem
         sweep_id = args.sweep_id or (
@@ -194,7 +206,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         with tqdm(total=len(plan.tasks()), unit="run", disable=args.no_progress or None,
                   desc=sweep_id) as bar:
             counts = run_sweep(plan, workers=args.workers, device=args.device,
-                               progress=bar.update)
+                               progress=bar.update, backend=args.backend,
+                               ray_address=args.ray_address, gpus_per_task=args.gpus_per_task)
     except ScenarioError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

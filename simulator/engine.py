@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -450,6 +451,7 @@ def run_scenario(scenario: Scenario, out_dir: str | Path, seed: int | None = Non
         "wall_s": wall,
         "received": result.received,
         "codec_device": getattr(codec, "device", scenario.codec.device),
+        "host": socket.gethostname(),
         "parts": [p.name for p in parts],
     }
     atomic_write_text(run_dir / "replicas" / f"r{replica:03d}.json", json.dumps(info, indent=2))

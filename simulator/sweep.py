@@ -10,8 +10,11 @@ Every point uses the same root seed, so replica r of every point sees the same r
 streams (common random numbers: differences between points are not masked by different
 fading draws). A task (point, replica) is done when its ``replicas/rNNN.json`` and the
 parts it lists exist; rerunning the sweep skips done tasks, so an interrupted sweep
-resumes where it stopped. Tasks run in this process (``workers=1``) or in a local process
-pool.
+resumes where it stopped. Tasks run in this process (``workers=1``), in a local process
+pool, or as Ray tasks (``backend="ray"``: a local Ray cluster, or an existing cluster by
+address). A Ray task runs its replica in a scratch folder on whichever node it lands and
+returns the files; the driver alone writes the sweep folder (the replica marker last), so
+a cluster needs no shared results filesystem and a failed task loses nothing already done.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import io
 import itertools
 import json
+import tempfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
@@ -29,7 +33,9 @@ import yaml
 
 from simulator.errors import ScenarioError
 
-__all__ = ["Axis", "SweepPlan", "collect", "parse_axis", "plan_sweep", "run_sweep"]
+__all__ = ["BACKENDS", "Axis", "SweepPlan", "collect", "parse_axis", "plan_sweep", "run_sweep"]
+
+BACKENDS = ("process", "ray")
 
 
 @dataclass(frozen=True)
@@ -121,6 +127,41 @@ def _run_task(scenario_path: str, overrides: list[str], run_dir: str, run_id: st
     return res.num_rows
 
 
+def _run_task_files(scenario, run_id: str, seed: int, replica: int,
+                    device: str | None) -> dict[str, bytes]:
+    """Run one replica in a scratch folder; return its files {relative path: bytes}
+    (a Ray task: the worker needs neither the scenario file nor the sweep folder)."""
+    from simulator.engine import run_scenario
+
+    with tempfile.TemporaryDirectory(prefix="semsim-task-") as tmp:
+        root = Path(tmp)
+        run_scenario(scenario, root, seed, replica, run_id=run_id, device=device)
+        return {f.relative_to(root).as_posix(): f.read_bytes()
+                for f in sorted(root.rglob("*")) if f.is_file()}
+
+
+def _store_task_files(run_dir: Path, replica: int, files: dict[str, bytes]) -> None:
+    """Write a task's files into its run folder, the replica marker last (a crash in between
+    leaves the task not done, so a rerun repeats it)."""
+    from simulator.runinfo import atomic_write_bytes
+
+    marker = f"replicas/r{replica:03d}.json"
+    if marker not in files:
+        raise RuntimeError(f"task {run_dir.name} replica {replica} returned no {marker}")
+    for rel in sorted(files, key=lambda r: r == marker):
+        path = run_dir / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(path, files[rel])
+
+
+def _task_error(plan: SweepPlan, point: int, replica: int, exc: BaseException) -> ScenarioError:
+    """``exc`` from task (point, replica), naming the point's axis values."""
+    cause = getattr(exc, "cause", None) or exc  # a Ray task error wraps the original
+    where = ", ".join(f"{k}={v!r}" for k, v in plan.points[point].items())
+    return ScenarioError(f"sweep point p{point:03d} ({where}), replica {replica}",
+                         f"{type(cause).__name__}: {cause}")
+
+
 def _write_plan(plan: SweepPlan) -> None:
     from simulator.runinfo import atomic_write_text, command_line, git_commit, package_versions
 
@@ -142,33 +183,112 @@ def _write_plan(plan: SweepPlan) -> None:
 
 
 def run_sweep(plan: SweepPlan, *, workers: int = 1, device: str | None = None,
-              progress: Callable[[int], None] | None = None) -> dict[str, int]:
-    """Run the tasks of ``plan`` that are not done yet; returns {"run", "skipped"} counts."""
+              progress: Callable[[int], None] | None = None, backend: str = "process",
+              ray_address: str | None = None, gpus_per_task: float = 0.0) -> dict[str, int]:
+    """Run the tasks of ``plan`` that are not done yet; returns {"run", "skipped"} counts.
+
+    backend ``process``: ``workers`` 1 runs in this process, more in a local process pool.
+    backend ``ray``: one Ray task per (point, replica) with 1 CPU and ``gpus_per_task``
+    GPUs (a fraction lets several replicas share a GPU); ``ray_address`` None starts a
+    local cluster of ``workers`` CPUs (or reuses the one this process already joined),
+    ``"auto"`` or ``"ray://host:10001"`` joins an existing one. Every finished task is
+    kept; the first failure is raised at the end as a ScenarioError naming its point.
+    """
+    if backend not in BACKENDS:
+        raise ScenarioError("--backend", f"choose one of {', '.join(BACKENDS)}", backend)
+    if workers < 1:
+        raise ScenarioError("--workers", "must be >= 1", workers)
+    if gpus_per_task < 0:
+        raise ScenarioError("--gpus-per-task", "must be >= 0", gpus_per_task)
+    if backend == "ray" and device == "cuda" and gpus_per_task == 0:
+        raise ScenarioError("--gpus-per-task", "Ray hands GPUs only to tasks that ask for "
+                            "them: give a share per task with --device cuda, e.g. 0.25",
+                            gpus_per_task)
     plan.out_dir.mkdir(parents=True, exist_ok=True)
     _write_plan(plan)
-    points = plan.points
     todo, skipped = [], 0
     for p, r in plan.tasks():
-        run_dir = plan.out_dir / f"p{p:03d}"
-        if _done(run_dir, r):
+        if _done(plan.out_dir / f"p{p:03d}", r):
             skipped += 1
             if progress:
                 progress(1)
-            continue
-        todo.append((plan.scenario_path, plan.point_overrides(points[p]), str(run_dir),
-                     f"{plan.out_dir.name}-p{p:03d}", plan.seed, r, device))
+        else:
+            todo.append((p, r))
+    if backend == "ray":
+        _run_ray(plan, todo, workers=workers, device=device, progress=progress,
+                 address=ray_address, gpus_per_task=gpus_per_task)
+        return {"run": len(todo), "skipped": skipped}
+    points = plan.points
+
+    def args(p: int, r: int) -> tuple:
+        return (plan.scenario_path, plan.point_overrides(points[p]),
+                str(plan.out_dir / f"p{p:03d}"), f"{plan.out_dir.name}-p{p:03d}", plan.seed,
+                r, device)
+
+    first_error: ScenarioError | None = None
     if workers <= 1:
-        for task in todo:
-            _run_task(*task)
+        for p, r in todo:
+            try:
+                _run_task(*args(p, r))
+            except Exception as exc:
+                raise _task_error(plan, p, r, exc) from exc
             if progress:
                 progress(1)
     else:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            for fut in as_completed([pool.submit(_run_task, *t) for t in todo]):
-                fut.result()  # re-raise a task's error here
+            futures = {pool.submit(_run_task, *args(p, r)): (p, r) for p, r in todo}
+            for fut in as_completed(futures):
+                try:
+                    fut.result()
+                except Exception as exc:  # keep collecting: the others' results stay
+                    first_error = first_error or _task_error(plan, *futures[fut], exc)
+                    continue
                 if progress:
                     progress(1)
+    if first_error is not None:
+        raise first_error
     return {"run": len(todo), "skipped": skipped}
+
+
+def _run_ray(plan: SweepPlan, todo: list[tuple[int, int]], *, workers: int,
+             device: str | None, progress: Callable[[int], None] | None,
+             address: str | None, gpus_per_task: float) -> None:
+    try:
+        import ray
+    except ImportError:
+        raise ScenarioError("--backend", "the ray backend needs Ray: pip install -e "
+                            "'.[ray]'", "ray") from None
+    from simulator.scenario import load_scenario
+
+    started_here = not ray.is_initialized()
+    if started_here:
+        if address is None:
+            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+        else:
+            ray.init(address=address, log_to_driver=False)
+    try:
+        remote = ray.remote(num_cpus=1, num_gpus=gpus_per_task, max_retries=0)(_run_task_files)
+        scenarios = {p: load_scenario(plan.scenario_path, plan.point_overrides(plan.points[p]))
+                     for p in sorted({p for p, _ in todo})}
+        pending = {remote.remote(scenarios[p], f"{plan.out_dir.name}-p{p:03d}", plan.seed, r,
+                                 device): (p, r) for p, r in todo}
+        first_error: ScenarioError | None = None
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            p, r = pending.pop(done[0])
+            try:
+                files = ray.get(done[0])
+            except Exception as exc:  # keep collecting: the others' results stay
+                first_error = first_error or _task_error(plan, p, r, exc)
+                continue
+            _store_task_files(plan.out_dir / f"p{p:03d}", r, files)
+            if progress:
+                progress(1)
+        if first_error is not None:
+            raise first_error
+    finally:
+        if started_here:
+            ray.shutdown()
 
 
 def collect(plan: SweepPlan, by: Sequence[str] = ("node", "role"), level: float = 0.95):
