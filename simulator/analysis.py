@@ -17,7 +17,7 @@ import pandas as pd
 from scipy import stats
 
 __all__ = ["DEFAULT_COLUMNS", "PREFERRED_METRICS", "default_metric", "mean_ci", "plot_run",
-           "plot_sweep", "summarize"]
+           "plot_sweep", "summarize", "sweep_plot_axes"]
 
 #: Columns summarised by default (plus every codec metric ``m_*``), when present.
 DEFAULT_COLUMNS = ("snr_true_db", "snr_est_db", "snr_mismatch_db", "fading_gain",
@@ -137,21 +137,35 @@ def plot_run(df: pd.DataFrame, out_path: str | Path, metric: str | None = None,
     return _save(fig, out_path)
 
 
-def plot_sweep(summary: pd.DataFrame, axis: str, column: str, out_path: str | Path,
-               group: str = "node") -> Path:
-    """PNG of ``column``'s mean (with its interval as error bars) against sweep ``axis``,
-    one line per ``group`` value; ``summary`` is :func:`simulator.sweep.collect`'s table."""
+def sweep_plot_axes(summary: pd.DataFrame, axes: str | Sequence[str]) -> tuple[str, list[str]]:
+    """(x axis, other axes that split lines) for a sweep plot: the axes that take more than
+    one value in ``summary``, in order (a single-valued axis, such as a fixed estimator
+    kind next to its swept bias, is left out); all single-valued -> the first axis."""
+    keys = [axes] if isinstance(axes, str) else list(axes)
+    varying = [k for k in keys if summary[k].nunique() > 1] or keys[:1]
+    return varying[0], varying[1:]
+
+
+def plot_sweep(summary: pd.DataFrame, axes: str | Sequence[str], column: str,
+               out_path: str | Path, group: str = "node") -> Path:
+    """PNG of ``column``'s mean (with its interval as error bars) against the first of the
+    sweep ``axes`` that takes more than one value in ``summary`` (else the first), one line
+    per ``group`` value and per combination of the other varying axes; ``summary`` is
+    :func:`simulator.sweep.collect`'s table."""
     plt = _pyplot()
     d = summary[summary["column"] == column]
     if d.empty:
         raise KeyError(f"column {column!r} not in the sweep summary")
+    x, others = sweep_plot_axes(d, axes)
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
-    for name, g in d.groupby(group, sort=False):
-        g = g.sort_values(axis)
+    for name, g in d.groupby([group, *others], sort=False):
+        g = g.sort_values(x)
         err = np.vstack([g["mean"] - g["ci_low"], g["ci_high"] - g["mean"]])
-        ax.errorbar(g[axis], g["mean"], yerr=np.nan_to_num(err), marker="o", ms=3,
-                    capsize=3, label=str(name))
-    ax.set_xlabel(axis)
+        label = ", ".join([str(name[0]), *(f"{k}={v}" for k, v in zip(others, name[1:],
+                                                                       strict=True))])
+        ax.errorbar(g[x], g["mean"], yerr=np.nan_to_num(err), marker="o", ms=3,
+                    capsize=3, label=label)
+    ax.set_xlabel(x)
     ax.set_ylabel(f"{column} (mean, {d['ci_over'].iloc[0]} CI)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)

@@ -65,9 +65,10 @@ def register(subparsers) -> None:
                          "metric, else secrecy_capacity_bps_hz)")
     sw.add_argument("--no-progress", action="store_true")
     sw.set_defaults(func=cmd_sweep)
-    rep = subparsers.add_parser("report", help="summarise a run folder: means with confidence "
-                                "intervals per receiver (CSV) and a time-series plot (PNG)")
-    rep.add_argument("run_dir", help="run folder written by semsim run (results/<run_id>)")
+    rep = subparsers.add_parser("report", help="summarise a run or sweep folder: means with "
+                                "confidence intervals per receiver (CSV) and a plot (PNG)")
+    rep.add_argument("run_dir", help="run folder written by semsim run (results/<run_id>), "
+                     "or a sweep folder written by semsim sweep (summary + sweep.png)")
     rep.add_argument("--by", default="node,role",
                      help="comma-separated group columns (default: node,role)")
     rep.add_argument("--metric", default=None,
@@ -146,6 +147,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     from simulator.trace import read_traces
 
     run_dir = Path(args.run_dir)
+    if (run_dir / "sweep.json").is_file():
+        return _report_sweep(args)
     try:
         df = read_traces(run_dir)
     except FileNotFoundError as err:
@@ -179,13 +182,53 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report_sweep(args: argparse.Namespace) -> int:
+    """``semsim report`` on a sweep folder: re-collect the summary over the finished
+    replicas (of a sweep still running or interrupted, too) and re-plot it."""
+    from simulator.sweep import collect, load_plan
+
+    if not 0 < args.level < 1:
+        print(f"error: --level must be in (0, 1) (got {args.level})", file=sys.stderr)
+        return 2
+    plan = load_plan(args.run_dir)
+    by = [c for c in args.by.split(",") if c]
+    try:
+        summary = collect(plan, by=by, level=args.level)
+    except (FileNotFoundError, KeyError) as err:
+        print(f"error: {err.args[0]}", file=sys.stderr)
+        return 2
+    done = summary["point"].nunique()
+    rc = _show_sweep(plan, summary, args.metric, by[0], "--metric")
+    if rc == 0:
+        print(f"{done} of {len(plan.points)} point(s) have finished replicas")
+    return rc
+
+
+def _show_sweep(plan, summary, metric: str | None, group: str, flag: str) -> int:
+    """Print ``metric``'s rows of a sweep summary and plot it to ``sweep.png``."""
+    from simulator.analysis import default_metric, plot_sweep
+
+    cols = set(summary["column"])
+    column = metric or default_metric(summary["column"].unique(),
+                                      fallback="secrecy_capacity_bps_hz") or sorted(cols)[0]
+    if column not in cols:
+        print(f"error: {flag} {column!r} not in the traces; have {sorted(cols)}",
+              file=sys.stderr)
+        return 2
+    png = plot_sweep(summary, [a.key for a in plan.axes], column, plan.out_dir / "sweep.png",
+                     group=group)
+    view = summary[summary["column"] == column]
+    print(view.drop(columns=["column"]).to_string(index=False, float_format="%.4g"))
+    print(f"sweep folder: {plan.out_dir} (summary.csv, summary.parquet, {png.name})")
+    return 0
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Plan (validating every point), run what is not done, collect, plot."""
     from datetime import datetime, timezone
 
     from tqdm import tqdm
 
-    from simulator.analysis import default_metric, plot_sweep
     from simulator.errors import ScenarioError
     from simulator.sweep import collect, parse_axis, plan_sweep, run_sweep
 
@@ -212,17 +255,6 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     summary = collect(plan)
-    cols = set(summary["column"])
-    column = args.plot or default_metric(summary["column"].unique(),
-                                         fallback="secrecy_capacity_bps_hz") or sorted(cols)[0]
-    if column not in cols:
-        print(f"error: --plot {column!r} not in the traces; have {sorted(cols)}",
-              file=sys.stderr)
-        return 2
-    png = plot_sweep(summary, axes[0].key, column, plan.out_dir / "sweep.png")
-    view = summary[summary["column"] == column]
-    print(view.drop(columns=["column"]).to_string(index=False, float_format="%.4g"))
     print(f"{len(plan.points)} point(s) x {plan.replicas} replica(s): {counts['run']} run, "
-          f"{counts['skipped']} already done\nsweep folder: {plan.out_dir} (summary.csv, "
-          f"summary.parquet, {png.name})")
-    return 0
+          f"{counts['skipped']} already done")
+    return _show_sweep(plan, summary, args.plot, "node", "--plot")

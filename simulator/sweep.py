@@ -33,7 +33,8 @@ import yaml
 
 from simulator.errors import ScenarioError
 
-__all__ = ["BACKENDS", "Axis", "SweepPlan", "collect", "parse_axis", "plan_sweep", "run_sweep"]
+__all__ = ["BACKENDS", "Axis", "SweepPlan", "collect", "load_plan", "parse_axis", "plan_sweep",
+           "read_sweep", "run_sweep"]
 
 BACKENDS = ("process", "ray")
 
@@ -291,23 +292,80 @@ def _run_ray(plan: SweepPlan, todo: list[tuple[int, int]], *, workers: int,
             ray.shutdown()
 
 
+def load_plan(sweep_dir: str | Path) -> SweepPlan:
+    """The plan of an existing sweep folder (from its ``sweep.json``)."""
+    path = Path(sweep_dir) / "sweep.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"no sweep.json in {sweep_dir} (not a sweep folder)")
+    meta = json.loads(path.read_text())
+    axes = tuple(Axis(a["key"], tuple(a["values"])) for a in meta["axes"])
+    return SweepPlan(meta["scenario"], tuple(meta["overrides"]), axes, int(meta["replicas"]),
+                     int(meta["seed"]), Path(sweep_dir))
+
+
+def _cell(value: Any) -> Any:
+    return repr(value) if isinstance(value, (list, dict)) else value
+
+
+def _read_point(plan: SweepPlan, point: int):
+    """Trace rows of the finished replicas of ``point`` (None when none is finished): a
+    replica still running or cut off mid-write is left out."""
+    import pandas as pd
+
+    run_dir = plan.out_dir / f"p{point:03d}"
+    parts = []
+    for r in range(plan.replicas):
+        if _done(run_dir, r):
+            marker = json.loads((run_dir / "replicas" / f"r{r:03d}.json").read_text())
+            parts += [run_dir / "traces" / name for name in marker["parts"]]
+    if not parts:
+        return None
+    return pd.concat([pd.read_parquet(f) for f in parts], ignore_index=True)
+
+
+def read_sweep(sweep: str | Path | SweepPlan):
+    """All trace rows of a sweep's finished replicas in one DataFrame, with a ``point``
+    column and one column per axis key in front (e.g. for
+    ``df.groupby(["bob.estimator.bias_db", "role"]).m_correct.mean()``)."""
+    import pandas as pd
+
+    plan = sweep if isinstance(sweep, SweepPlan) else load_plan(sweep)
+    frames = []
+    for p, point in enumerate(plan.points):
+        df = _read_point(plan, p)
+        if df is None:
+            continue
+        for key, value in reversed(point.items()):
+            df.insert(0, key, _cell(value))
+        df.insert(0, "point", p)
+        frames.append(df)
+    if not frames:
+        raise FileNotFoundError(f"no finished replica in {plan.out_dir}")
+    return pd.concat(frames, ignore_index=True)
+
+
 def collect(plan: SweepPlan, by: Sequence[str] = ("node", "role"), level: float = 0.95):
-    """Summary table over all points (columns: ``point``, one per axis key, the group
-    columns, ``column``, ``mean``, ``ci_low``, ``ci_high``, ``n``, ``ci_over``); also
-    written to ``summary.csv`` and ``summary.parquet`` in the sweep folder."""
+    """Summary table over all points with a finished replica (columns: ``point``, one per
+    axis key, the group columns, ``column``, ``mean``, ``ci_low``, ``ci_high``, ``n``,
+    ``ci_over``); also written to ``summary.csv`` and ``summary.parquet`` in the sweep
+    folder."""
     import pandas as pd
 
     from simulator.analysis import summarize
     from simulator.runinfo import atomic_write_bytes, atomic_write_text
-    from simulator.trace import read_traces
 
     frames = []
     for p, point in enumerate(plan.points):
-        table = summarize(read_traces(plan.out_dir / f"p{p:03d}"), by=by, level=level)
+        df = _read_point(plan, p)
+        if df is None:
+            continue
+        table = summarize(df, by=by, level=level)
         for key, value in reversed(point.items()):
-            table.insert(0, key, value if not isinstance(value, (list, dict)) else repr(value))
+            table.insert(0, key, _cell(value))
         table.insert(0, "point", p)
         frames.append(table)
+    if not frames:
+        raise FileNotFoundError(f"no finished replica in {plan.out_dir}")
     out = pd.concat(frames, ignore_index=True)
     buf = io.BytesIO()
     out.to_parquet(buf, index=False)

@@ -80,3 +80,39 @@ def test_cli_sweep_and_guard_against_reusing_a_folder(scenario_file, tmp_path, c
     assert main(args) == 0 and "0 run, 4 already done" in capsys.readouterr().out
     args[3] = "bob.estimator.bias_db=0,4"
     assert main(args) == 2 and "different sweep" in capsys.readouterr().err
+
+
+def test_read_sweep_load_plan_and_report_on_a_sweep_folder(scenario_file, tmp_path, capsys):
+    from simulator.analysis import sweep_plot_axes
+    from simulator.sweep import load_plan, read_sweep
+
+    axes = [parse_axis("bob.estimator.kind=bias"), parse_axis("bob.estimator.bias_db=-3,3"),
+            parse_axis("propagation.exponent=2.5,3.5")]
+    plan = plan_sweep(scenario_file, axes, tmp_path / "sw", replicas=2)
+    run_sweep(plan)
+    assert load_plan(tmp_path / "sw") == plan
+    df = read_sweep(tmp_path / "sw")
+    assert list(df.columns[:4]) == ["point", "bob.estimator.kind", "bob.estimator.bias_db",
+                                    "propagation.exponent"]
+    assert len(df) == 4 * 2 * 25 * 3  # points x replicas x packets x receivers
+    assert set(df["bob.estimator.kind"]) == {"bias"}
+    mism = df[(df.role == "bob") & (df.feedback_packet_id >= 0)].groupby(
+        "bob.estimator.bias_db").snr_mismatch_db.mean()
+    assert mism[3] - mism[-3] == pytest.approx(6.0)
+    # the fixed kind is not a plot axis; the second varying axis splits the lines
+    assert sweep_plot_axes(collect(plan), [a.key for a in axes]) == (
+        "bob.estimator.bias_db", ["propagation.exponent"])
+    # a replica cut off after writing its parts (no marker) is left out everywhere
+    (tmp_path / "sw" / "p003" / "replicas" / "r001.json").unlink()
+    assert len(read_sweep(plan)) == len(df) - 25 * 3
+    summary = collect(plan)
+    assert set(summary[summary.point < 3].n) == {2}  # replicas
+    assert set(summary[summary.point == 3].ci_over) == {"packets"}  # one replica left
+    assert main(["report", str(tmp_path / "sw"), "--metric", "snr_mismatch_db"]) == 0
+    out = capsys.readouterr().out
+    assert "4 of 4 point(s) have finished replicas" in out and "bob.estimator.bias_db" in out
+    assert (tmp_path / "sw" / "sweep.png").stat().st_size > 5_000
+    assert main(["report", str(tmp_path / "sw"), "--metric", "m_nope"]) == 2
+    assert "'m_nope' not in the traces" in capsys.readouterr().err
+    with pytest.raises(FileNotFoundError, match="sweep.json"):
+        load_plan(tmp_path)
