@@ -31,6 +31,10 @@ elapsed() { echo $(( $(date +%s) - START )); }
   timeout 90 python3 benchmarks/bench_diffsem.py --device cuda --reps 5 --unet-widths 128 \
     --out "$OUT/bench_diffsem_cuda.json"
   echo "[$(elapsed) s]"
+  echo "== bench_replicas cuda (replicas decoded together, codec.batch_replicas)"
+  timeout 120 python3 benchmarks/bench_replicas.py --device cuda --replicas 32 --packets 16 \
+    --batch 512 --out "$OUT/bench_replicas_cuda.json"
+  echo "[$(elapsed) s]"
 } > "$OUT/bench.txt" 2>&1
 LEFT=$(( BUDGET - $(elapsed) - 150 ))
 if [ "$LEFT" -gt 20 ]; then
@@ -43,5 +47,5 @@ fi
     --batches 1,64 --out "$OUT/bench_diffsem_cpu.json"
   echo "[$(elapsed) s]"
 } >> "$OUT/bench.txt" 2>&1
-tail -3 "$OUT/tests.txt"; grep -h "per_packet\|step_s" "$OUT/bench.txt" | head -40
+tail -3 "$OUT/tests.txt"; grep -h "per_packet\|step_s\|replicas x" "$OUT/bench.txt" | head -40
 echo "total $(elapsed) s"

@@ -21,7 +21,7 @@ import json
 import math
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -268,18 +268,55 @@ class ReceiverBank:
                            self._noise_var[j], received)
 
 
+class DecodeQueue:
+    """Packets waiting for a decode, of one replica's link or of several replicas run
+    together (``codec.batch_replicas``); one codec call per flush.
+
+    Decoding never feeds back into the dynamics (Alice adapts to the estimator's report,
+    not to the codec's output), so a packet may wait for ``max_packets`` packets, of its
+    own replica or of the next ones. Each packet's rows go to its own replica's trace, in
+    order. ``codec`` decodes every packet in the queue: with several replicas it must be
+    one whose decode is deterministic and independent of the replica (``shared_decode``).
+    """
+
+    def __init__(self, codec, roles: Sequence[str], max_packets: int = 1) -> None:
+        self.codec, self.roles, self.max_packets = codec, tuple(roles), int(max_packets)
+        self._pending: list[tuple[TraceWriter, Transmission, np.ndarray, dict, dict]] = []
+        self.num_calls = 0
+
+    def add(self, trace: TraceWriter, tx: Transmission, received: np.ndarray, event: dict,
+            rows: dict) -> None:
+        """Queue one packet (received (R, F)); decodes when ``max_packets`` are waiting."""
+        self._pending.append((trace, tx, received, event, rows))
+        if len(self._pending) >= self.max_packets:
+            self.flush()
+
+    def flush(self) -> None:
+        """Decode every waiting packet (one codec call) and append their trace rows."""
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, []
+        results = decode_many(self.codec, [p[1] for p in pending], [p[2] for p in pending],
+                              [p[4]["snr_rx_est_db"] for p in pending], self.roles)
+        self.num_calls += 1
+        for (trace, _, _, event, rows), metrics in zip(pending, results, strict=True):
+            for key, value in metrics.items():
+                rows[f"m_{key}"] = value
+            trace.add(event, rows)
+
+
 class BroadcastLink:
     """Alice's one broadcast link: channel for all receivers at once, one batched decode,
     trace rows, then fan-out of the reception to every receiver's inbox (like SimPy's
     BroadcastPipe)."""
 
     def __init__(self, env: simpy.Environment, *, bank: ReceiverBank, roles: list[str],
-                 codec, trace: TraceWriter, decode_batch_packets: int = 1) -> None:
+                 codec, trace: TraceWriter, decode_batch_packets: int = 1,
+                 queue: DecodeQueue | None = None) -> None:
         self.env, self.bank, self.codec, self.trace = env, bank, codec, trace
         self.roles = tuple(roles)
         self.inboxes: list[simpy.Store] = []
-        self.decode_batch_packets = int(decode_batch_packets)
-        self._pending: list[tuple[Transmission, np.ndarray, dict, dict]] = []
+        self.queue = queue or DecodeQueue(codec, roles, decode_batch_packets)
 
     def subscribe(self) -> simpy.Store:
         """A new receiver inbox (SimPy Store) that gets every transmission."""
@@ -306,27 +343,14 @@ class BroadcastLink:
             if isinstance(value, (int, float, str, bool, np.number)):
                 event[f"h_{key}"] = value
         rows["snr_mismatch_db"] = packet.snr_est_db - rows["snr_true_db"]
-        self._pending.append((tx, obs.received, event, rows))
-        if len(self._pending) >= self.decode_batch_packets:
-            self.flush()
+        self.queue.add(self.trace, tx, obs.received, event, rows)
         item = (packet, rows["snr_rx_est_db"])
         for store in self.inboxes:
             store.put(item)
 
     def flush(self) -> None:
-        """Decode the pending packets (one codec call) and append their trace rows in order.
-
-        Decoding never feeds back into the dynamics (Alice adapts to the estimator's report,
-        not to the codec's output), so it may wait for ``decode_batch_packets`` packets."""
-        if not self._pending:
-            return
-        pending, self._pending = self._pending, []
-        results = decode_many(self.codec, [p[0] for p in pending], [p[1] for p in pending],
-                              [p[3]["snr_rx_est_db"] for p in pending], self.roles)
-        for (_, _, event, rows), metrics in zip(pending, results, strict=True):
-            for key, value in metrics.items():
-                rows[f"m_{key}"] = value
-            self.trace.add(event, rows)
+        """Decode the packets still waiting in this link's queue."""
+        self.queue.flush()
 
 
 @dataclass
@@ -374,6 +398,103 @@ def _write_run_metadata(run_dir: Path, scenario: Scenario, run_id: str, seed: in
     atomic_write_text(run_dir / "run.json", json.dumps(meta, indent=2))
 
 
+def _build_codec(scenario: Scenario, seed: int, replica: int):
+    codec_mod = CODECS.module(scenario.codec.name)
+    try:  # missing checkpoints / data / devices are input errors: name the scenario key
+        return codec_mod.build(scenario.codec.options or codec_mod.Options(),
+                               seed_sequence=seed_sequence(seed, replica, "codec"),
+                               device=scenario.codec.device)
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise ScenarioError("codec", f"cannot build codec {scenario.codec.name!r}: {exc}") \
+            from exc
+
+
+def _build_source(scenario: Scenario, seed: int, replica: int):
+    src_mod = SOURCES.module(scenario.source.kind)
+    try:
+        return src_mod.build(scenario.source.options or src_mod.Options(),
+                             rng=stream(seed, replica, "source"))
+    except (OSError, ValueError) as exc:
+        raise ScenarioError("source", f"cannot build source {scenario.source.kind!r}: {exc}") \
+            from exc
+
+
+@dataclass
+class _Replica:
+    """One replica's SimPy world, built and ready to run (see :func:`_start_replica`)."""
+
+    replica: int
+    env: simpy.Environment
+    codec: object
+    trace: TraceWriter
+    link: BroadcastLink
+    alice: Alice
+    receivers: list[Receiver]
+    log: list | None
+
+
+def _start_replica(scenario: Scenario, run_dir: Path, run_id: str, seed: int, replica: int,
+                   codec, source, queue: DecodeQueue | None,
+                   progress: Callable[[int], None] | None) -> _Replica:
+    env = simpy.Environment()
+    log: list | None = [] if scenario.trace.event_log else None
+    roles = ["bob"] + ["eve"] * len(scenario.eves)
+    names = [r.name for r in scenario.receivers]
+    trace = TraceWriter(run_dir / "traces", run_id=run_id, replica=replica, seed=seed,
+                        receivers=names, roles=roles, part_rows=scenario.trace.part_rows)
+    a = scenario.alice
+    alice_traj = a.mobility.build(stream(seed, replica, "alice", "mobility"))
+    schedule = TrafficSchedule(a.traffic, stream(seed, replica, "alice", "traffic"),
+                               scenario.run.num_packets, scenario.run.duration_s)
+    bank = ReceiverBank(scenario, seed, replica, alice_traj=alice_traj, schedule=schedule,
+                        lookahead=scenario.run.lookahead_packets,
+                        target_rate_bps_hz=scenario.secrecy.target_rate_bps_hz)
+    link = BroadcastLink(env, bank=bank, roles=roles, codec=codec, trace=trace,
+                         decode_batch_packets=scenario.codec.decode_batch_packets, queue=queue)
+    alice = Alice(env, link=link, codec=codec,
+                  source=batched_source(source, codec, scenario.codec.encode_batch_packets),
+                  schedule=schedule,
+                  initial_snr_est_db=a.initial_snr_est_db, log=log, progress=progress)
+    feedback = FeedbackChannel(env, scenario.bob.estimator.feedback_delay_s, alice.on_feedback)
+    receivers = [Receiver(env, name, role, i, link.subscribe(),
+                          feedback if role == "bob" else None, log)
+                 for i, (name, role) in enumerate(zip(names, roles, strict=True))]
+    return _Replica(replica, env, codec, trace, link, alice, receivers, log)
+
+
+def _finish_replica(rep: _Replica, scenario: Scenario, run_dir: Path, run_id: str, seed: int,
+                    wall_s: float, run_with: list[int]) -> RunResult:
+    """Close the replica's trace (its decodes must be done) and write its marker."""
+    parts = rep.trace.close()
+    result = RunResult(run_dir=run_dir, run_id=run_id, replica=rep.replica, seed=seed,
+                       num_packets=rep.alice.num_sent, num_rows=rep.trace.num_rows,
+                       parts=parts, sim_time_s=float(rep.env.now), wall_s=wall_s,
+                       received={r.name: r.num_received for r in rep.receivers},
+                       events=rep.log)
+    info = {
+        "replica": rep.replica,
+        "seed": seed,
+        "streams": "SeedSequence(entropy=seed, spawn_key=(replica, name_key(node), "
+                   "name_key(purpose)))  # simulator.rng",
+        "num_packets": result.num_packets,
+        "num_rows": result.num_rows,
+        "sim_time_s": result.sim_time_s,
+        "wall_s": wall_s,
+        "run_with": run_with,
+        "decode_calls": rep.link.queue.num_calls,
+        "received": result.received,
+        "codec_device": getattr(rep.codec, "device", scenario.codec.device),
+        "host": socket.gethostname(),
+        "parts": [p.name for p in parts],
+    }
+    if rep.log is not None:  # before the marker: a marker means the replica is complete
+        atomic_write_text(run_dir / "events" / f"r{rep.replica:03d}.jsonl",
+                          "".join(json.dumps(list(e)) + "\n" for e in rep.log))
+    atomic_write_text(run_dir / "replicas" / f"r{rep.replica:03d}.json",
+                      json.dumps(info, indent=2))
+    return result
+
+
 def run_scenario(scenario: Scenario, out_dir: str | Path, seed: int | None = None,
                  replica: int = 0, *, run_id: str | None = None, device: str | None = None,
                  progress: Callable[[int], None] | None = None,
@@ -385,88 +506,57 @@ def run_scenario(scenario: Scenario, out_dir: str | Path, seed: int | None = Non
     overrides codec.device. Writes ``traces/rNNN-pNNNNN.parquet``, ``replicas/rNNN.json``
     and (``write_metadata``) ``config.yaml`` + ``run.json``. Returns a :class:`RunResult`.
     """
-    started = time.perf_counter()
+    return run_replicas(scenario, out_dir, seed, replicas=[replica], run_id=run_id,
+                        device=device, progress=progress, write_metadata=write_metadata)[0]
+
+
+def run_replicas(scenario: Scenario, out_dir: str | Path, seed: int | None = None, *,
+                 replicas: Sequence[int] | None = None, run_id: str | None = None,
+                 device: str | None = None, progress: Callable[[int], None] | None = None,
+                 write_metadata: bool = True) -> list[RunResult]:
+    """Run ``replicas`` (None: 0 .. ``run.replicas`` - 1) of ``scenario`` into one run folder.
+
+    Replicas run one after the other, ``codec.batch_replicas`` at a time sharing one decode
+    queue when the codec allows it (``shared_decode``): a replica's last packets then wait
+    for the next replica's and go to the model in one call (``codec.decode_batch_packets``
+    packets per call, counted over the group). Every replica keeps its own random streams
+    and codec (Alice's encoder draws); only the batching of model calls changes, so the
+    traces equal one-by-one runs up to the float rounding of a batched call. Each replica's
+    marker is written once its trace is complete; ``wall_s`` of grouped replicas is the
+    group's wall time shared equally.
+    """
     seed = scenario.run.seed if seed is None else int(seed)
     run_dir = Path(out_dir)
     run_id = run_id or run_dir.name
     if device is not None:
         scenario = replace(scenario, codec=replace(scenario.codec, device=device))
-    env = simpy.Environment()
-    log: list | None = [] if scenario.trace.event_log else None
-    roles = ["bob"] + ["eve"] * len(scenario.eves)
-    names = [r.name for r in scenario.receivers]
-    codec_mod = CODECS.module(scenario.codec.name)
-    src_mod = SOURCES.module(scenario.source.kind)
-    try:  # missing checkpoints / data / devices are input errors: name the scenario key
-        codec = codec_mod.build(scenario.codec.options or codec_mod.Options(),
-                                seed_sequence=seed_sequence(seed, replica, "codec"),
-                                device=scenario.codec.device)
-    except (OSError, ValueError, RuntimeError) as exc:
-        raise ScenarioError("codec", f"cannot build codec {scenario.codec.name!r}: {exc}") \
-            from exc
-    try:
-        source = src_mod.build(scenario.source.options or src_mod.Options(),
-                               rng=stream(seed, replica, "source"))
-    except (OSError, ValueError) as exc:
-        raise ScenarioError("source", f"cannot build source {scenario.source.kind!r}: {exc}") \
-            from exc
-    if write_metadata:  # only once the run can start: a failed start leaves no folder
-        _write_run_metadata(run_dir, replace(scenario, run=replace(scenario.run, seed=seed)),
-                            run_id, seed)
-    trace = TraceWriter(run_dir / "traces", run_id=run_id, replica=replica, seed=seed,
-                        receivers=names, roles=roles, part_rows=scenario.trace.part_rows)
-    a = scenario.alice
-    alice_traj = a.mobility.build(stream(seed, replica, "alice", "mobility"))
-    schedule = TrafficSchedule(a.traffic, stream(seed, replica, "alice", "traffic"),
-                               scenario.run.num_packets, scenario.run.duration_s)
-    bank = ReceiverBank(scenario, seed, replica, alice_traj=alice_traj, schedule=schedule,
-                        lookahead=scenario.run.lookahead_packets,
-                        target_rate_bps_hz=scenario.secrecy.target_rate_bps_hz)
-    link = BroadcastLink(env, bank=bank, roles=roles, codec=codec, trace=trace,
-                         decode_batch_packets=scenario.codec.decode_batch_packets)
-    alice = Alice(env, link=link, codec=codec,
-                  source=batched_source(source, codec, scenario.codec.encode_batch_packets),
-                  schedule=schedule,
-                  initial_snr_est_db=a.initial_snr_est_db, log=log, progress=progress)
-    feedback = FeedbackChannel(env, scenario.bob.estimator.feedback_delay_s, alice.on_feedback)
-    receivers = [Receiver(env, name, role, i, link.subscribe(),
-                          feedback if role == "bob" else None, log)
-                 for i, (name, role) in enumerate(zip(names, roles, strict=True))]
-    env.run()  # until Alice is done and every reception and report has been handled
-    link.flush()  # packets still waiting for a batched decode
-    parts = trace.close()
-    wall = time.perf_counter() - started
-    result = RunResult(run_dir=run_dir, run_id=run_id, replica=replica, seed=seed,
-                       num_packets=alice.num_sent, num_rows=trace.num_rows, parts=parts,
-                       sim_time_s=float(env.now), wall_s=wall,
-                       received={r.name: r.num_received for r in receivers}, events=log)
-    info = {
-        "replica": replica,
-        "seed": seed,
-        "streams": "SeedSequence(entropy=seed, spawn_key=(replica, name_key(node), "
-                   "name_key(purpose)))  # simulator.rng",
-        "num_packets": result.num_packets,
-        "num_rows": result.num_rows,
-        "sim_time_s": result.sim_time_s,
-        "wall_s": wall,
-        "received": result.received,
-        "codec_device": getattr(codec, "device", scenario.codec.device),
-        "host": socket.gethostname(),
-        "parts": [p.name for p in parts],
-    }
-    atomic_write_text(run_dir / "replicas" / f"r{replica:03d}.json", json.dumps(info, indent=2))
-    if log is not None:
-        atomic_write_text(run_dir / "events" / f"r{replica:03d}.jsonl",
-                          "".join(json.dumps(list(e)) + "\n" for e in log))
-    return result
-
-
-def run_replicas(scenario: Scenario, out_dir: str | Path, seed: int | None = None, *,
-                 run_id: str | None = None, device: str | None = None,
-                 progress: Callable[[int], None] | None = None) -> list[RunResult]:
-    """Run every replica of ``scenario.run.replicas`` into one run folder."""
-    results = []
-    for r in range(scenario.run.replicas):
-        results.append(run_scenario(scenario, out_dir, seed, r, run_id=run_id, device=device,
-                                    progress=progress, write_metadata=(r == 0)))
+    todo = list(range(scenario.run.replicas)) if replicas is None else [int(r) for r in replicas]
+    results: list[RunResult] = []
+    k = scenario.codec.batch_replicas
+    for g in range(0, len(todo), k):
+        group = todo[g:g + k]
+        started = time.perf_counter()
+        codecs = [_build_codec(scenario, seed, r) for r in group]
+        sources = [_build_source(scenario, seed, r) for r in group]
+        if write_metadata and not results:  # once the run can start: a failed start
+            _write_run_metadata(run_dir, replace(scenario, run=replace(scenario.run,  # leaves
+                                                                       seed=seed)),  # no folder
+                                run_id, seed)
+        roles = ["bob"] + ["eve"] * len(scenario.eves)
+        shared = len(group) > 1 and getattr(codecs[0], "shared_decode", False)
+        queue = (DecodeQueue(codecs[0], roles, scenario.codec.decode_batch_packets)
+                 if shared else None)
+        reps = []
+        for r, codec, source in zip(group, codecs, sources, strict=True):
+            rep = _start_replica(scenario, run_dir, run_id, seed, r, codec, source, queue,
+                                 progress)
+            rep.env.run()  # until Alice is done and every reception and report is handled
+            if not shared:
+                rep.link.flush()  # packets still waiting for a batched decode
+            reps.append(rep)
+        if shared:
+            queue.flush()
+        wall = (time.perf_counter() - started) / len(group)
+        results += [_finish_replica(rep, scenario, run_dir, run_id, seed, wall,
+                                    group if shared else [rep.replica]) for rep in reps]
     return results

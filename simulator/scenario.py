@@ -206,12 +206,15 @@ class CodecConfig:
     (None -> its defaults); ``device``: auto | cpu | cuda[:N]; ``decode_batch_packets``:
     decode this many packets per codec call (1: every transmission event on its own);
     ``encode_batch_packets``: run the SNR-independent part of Alice's encoder for this many
-    packets per call (codecs with ``prepare_many``; 1: per packet)."""
+    packets per call (codecs with ``prepare_many``; 1: per packet); ``batch_replicas``:
+    replicas run together in one process whose decodes share model calls (codecs with
+    ``shared_decode``; 1: each replica on its own)."""
 
     name: str = "reference"
     device: str = "auto"
     decode_batch_packets: int = 1
     encode_batch_packets: int = 1
+    batch_replicas: int = 1
     options: Any = None
 
     def __post_init__(self) -> None:
@@ -221,6 +224,8 @@ class CodecConfig:
               self.decode_batch_packets, "must be >= 1")
         check(self.encode_batch_packets >= 1, "encode_batch_packets",
               self.encode_batch_packets, "must be >= 1")
+        check(self.batch_replicas >= 1, "batch_replicas", self.batch_replicas,
+              "must be >= 1")
 
 
 @dataclass(frozen=True)

@@ -8,13 +8,14 @@ mean of every trace column with a Student-t interval over replicas.
 
 Every point uses the same root seed, so replica r of every point sees the same random
 streams (common random numbers: differences between points are not masked by different
-fading draws). A task (point, replica) is done when its ``replicas/rNNN.json`` and the
-parts it lists exist; rerunning the sweep skips done tasks, so an interrupted sweep
-resumes where it stopped. Tasks run in this process (``workers=1``), in a local process
-pool, or as Ray tasks (``backend="ray"``: a local Ray cluster, or an existing cluster by
-address). A Ray task runs its replica in a scratch folder on whichever node it lands and
-returns the files; the driver alone writes the sweep folder (the replica marker last), so
-a cluster needs no shared results filesystem and a failed task loses nothing already done.
+fading draws). A replica is done when its ``replicas/rNNN.json`` and the parts it lists
+exist; rerunning the sweep skips done replicas, so an interrupted sweep resumes where it
+stopped. A task is a point and up to ``codec.batch_replicas`` of its replicas (run
+together, sharing decode calls); tasks run in this process (``workers=1``), in a local
+process pool, or as Ray tasks (``backend="ray"``: a local Ray cluster, or an existing
+cluster by address). A Ray task runs in a scratch folder on whichever node it lands and
+returns the files; the driver alone writes the sweep folder (replica markers last), so a
+cluster needs no shared results filesystem and a failed task loses nothing already done.
 """
 
 from __future__ import annotations
@@ -119,47 +120,52 @@ def _done(run_dir: Path, replica: int) -> bool:
 
 
 def _run_task(scenario_path: str, overrides: list[str], run_dir: str, run_id: str, seed: int,
-              replica: int, device: str | None) -> int:
-    from simulator.engine import run_scenario
+              replicas: list[int], device: str | None) -> int:
+    from simulator.engine import run_replicas
     from simulator.scenario import load_scenario
 
     scenario = load_scenario(scenario_path, overrides)
-    res = run_scenario(scenario, run_dir, seed, replica, run_id=run_id, device=device)
-    return res.num_rows
+    res = run_replicas(scenario, run_dir, seed, replicas=replicas, run_id=run_id,
+                       device=device)
+    return sum(r.num_rows for r in res)
 
 
-def _run_task_files(scenario, run_id: str, seed: int, replica: int,
+def _run_task_files(scenario, run_id: str, seed: int, replicas: list[int],
                     device: str | None) -> dict[str, bytes]:
-    """Run one replica in a scratch folder; return its files {relative path: bytes}
-    (a Ray task: the worker needs neither the scenario file nor the sweep folder)."""
-    from simulator.engine import run_scenario
+    """Run replicas in a scratch folder; return its files {relative path: bytes} (a Ray
+    task: the worker needs neither the scenario file nor the sweep folder)."""
+    from simulator.engine import run_replicas
 
     with tempfile.TemporaryDirectory(prefix="semsim-task-") as tmp:
         root = Path(tmp)
-        run_scenario(scenario, root, seed, replica, run_id=run_id, device=device)
+        run_replicas(scenario, root, seed, replicas=replicas, run_id=run_id, device=device)
         return {f.relative_to(root).as_posix(): f.read_bytes()
                 for f in sorted(root.rglob("*")) if f.is_file()}
 
 
-def _store_task_files(run_dir: Path, replica: int, files: dict[str, bytes]) -> None:
-    """Write a task's files into its run folder, the replica marker last (a crash in between
-    leaves the task not done, so a rerun repeats it)."""
+def _store_task_files(run_dir: Path, replicas: list[int], files: dict[str, bytes]) -> None:
+    """Write a task's files into its run folder, the replica markers last (a crash in
+    between leaves those replicas not done, so a rerun repeats them)."""
     from simulator.runinfo import atomic_write_bytes
 
-    marker = f"replicas/r{replica:03d}.json"
-    if marker not in files:
-        raise RuntimeError(f"task {run_dir.name} replica {replica} returned no {marker}")
-    for rel in sorted(files, key=lambda r: r == marker):
+    markers = {f"replicas/r{r:03d}.json" for r in replicas}
+    if not markers <= set(files):
+        raise RuntimeError(f"task {run_dir.name} replicas {replicas} returned no "
+                           f"{sorted(markers - set(files))}")
+    for rel in sorted(files, key=lambda r: r in markers):
         path = run_dir / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(path, files[rel])
 
 
-def _task_error(plan: SweepPlan, point: int, replica: int, exc: BaseException) -> ScenarioError:
-    """``exc`` from task (point, replica), naming the point's axis values."""
+def _task_error(plan: SweepPlan, point: int, replicas: list[int],
+                exc: BaseException) -> ScenarioError:
+    """``exc`` from task (point, replicas), naming the point's axis values."""
     cause = getattr(exc, "cause", None) or exc  # a Ray task error wraps the original
     where = ", ".join(f"{k}={v!r}" for k, v in plan.points[point].items())
-    return ScenarioError(f"sweep point p{point:03d} ({where}), replica {replica}",
+    which = (f"replica {replicas[0]}" if len(replicas) == 1
+             else f"replicas {', '.join(map(str, replicas))}")
+    return ScenarioError(f"sweep point p{point:03d} ({where}), {which}",
                          f"{type(cause).__name__}: {cause}")
 
 
@@ -188,9 +194,11 @@ def run_sweep(plan: SweepPlan, *, workers: int = 1, device: str | None = None,
               ray_address: str | None = None, gpus_per_task: float = 0.0) -> dict[str, int]:
     """Run the tasks of ``plan`` that are not done yet; returns {"run", "skipped"} counts.
 
-    backend ``process``: ``workers`` 1 runs in this process, more in a local process pool.
-    backend ``ray``: one Ray task per (point, replica) with 1 CPU and ``gpus_per_task``
-    GPUs (a fraction lets several replicas share a GPU); ``ray_address`` None starts a
+    A task is a point and up to its ``codec.batch_replicas`` not-done replicas (run
+    together, sharing decode calls; 1 by default). backend ``process``: ``workers`` 1
+    runs the tasks in this process, more in a local process pool. backend ``ray``: one
+    Ray task each, with 1 CPU and ``gpus_per_task`` GPUs (a fraction lets several tasks
+    share a GPU); ``ray_address`` None starts a
     local cluster of ``workers`` CPUs (or reuses the one this process already joined),
     ``"auto"`` or ``"ray://host:10001"`` joins an existing one. Every finished task is
     kept; the first failure is raised at the end as a ScenarioError naming its point.
@@ -207,37 +215,32 @@ def run_sweep(plan: SweepPlan, *, workers: int = 1, device: str | None = None,
                             gpus_per_task)
     plan.out_dir.mkdir(parents=True, exist_ok=True)
     _write_plan(plan)
-    todo, skipped = [], 0
-    for p, r in plan.tasks():
-        if _done(plan.out_dir / f"p{p:03d}", r):
-            skipped += 1
-            if progress:
-                progress(1)
-        else:
-            todo.append((p, r))
+    todo, skipped = _tasks_to_run(plan)
+    if progress and skipped:
+        progress(skipped)
     if backend == "ray":
         _run_ray(plan, todo, workers=workers, device=device, progress=progress,
                  address=ray_address, gpus_per_task=gpus_per_task)
-        return {"run": len(todo), "skipped": skipped}
+        return {"run": sum(len(t[1]) for t in todo), "skipped": skipped}
     points = plan.points
 
-    def args(p: int, r: int) -> tuple:
+    def args(p: int, rs: list[int]) -> tuple:
         return (plan.scenario_path, plan.point_overrides(points[p]),
                 str(plan.out_dir / f"p{p:03d}"), f"{plan.out_dir.name}-p{p:03d}", plan.seed,
-                r, device)
+                rs, device)
 
     first_error: ScenarioError | None = None
     if workers <= 1:
-        for p, r in todo:
+        for p, rs in todo:
             try:
-                _run_task(*args(p, r))
+                _run_task(*args(p, rs))
             except Exception as exc:
-                raise _task_error(plan, p, r, exc) from exc
+                raise _task_error(plan, p, rs, exc) from exc
             if progress:
-                progress(1)
+                progress(len(rs))
     else:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = {pool.submit(_run_task, *args(p, r)): (p, r) for p, r in todo}
+            futures = {pool.submit(_run_task, *args(p, rs)): (p, rs) for p, rs in todo}
             for fut in as_completed(futures):
                 try:
                     fut.result()
@@ -245,13 +248,30 @@ def run_sweep(plan: SweepPlan, *, workers: int = 1, device: str | None = None,
                     first_error = first_error or _task_error(plan, *futures[fut], exc)
                     continue
                 if progress:
-                    progress(1)
+                    progress(len(futures[fut][1]))
     if first_error is not None:
         raise first_error
-    return {"run": len(todo), "skipped": skipped}
+    return {"run": sum(len(t[1]) for t in todo), "skipped": skipped}
 
 
-def _run_ray(plan: SweepPlan, todo: list[tuple[int, int]], *, workers: int,
+def _tasks_to_run(plan: SweepPlan) -> tuple[list[tuple[int, list[int]]], int]:
+    """(tasks, number of replicas already done): a task is a point and up to its
+    ``codec.batch_replicas`` not-done replicas, run together in one process."""
+    from simulator.scenario import load_scenario
+
+    todo, skipped = [], 0
+    for p, point in enumerate(plan.points):
+        run_dir = plan.out_dir / f"p{p:03d}"
+        left = [r for r in range(plan.replicas) if not _done(run_dir, r)]
+        skipped += plan.replicas - len(left)
+        if not left:
+            continue
+        k = load_scenario(plan.scenario_path, plan.point_overrides(point)).codec.batch_replicas
+        todo += [(p, left[i:i + k]) for i in range(0, len(left), k)]
+    return todo, skipped
+
+
+def _run_ray(plan: SweepPlan, todo: list[tuple[int, list[int]]], *, workers: int,
              device: str | None, progress: Callable[[int], None] | None,
              address: str | None, gpus_per_task: float) -> None:
     try:
@@ -271,20 +291,20 @@ def _run_ray(plan: SweepPlan, todo: list[tuple[int, int]], *, workers: int,
         remote = ray.remote(num_cpus=1, num_gpus=gpus_per_task, max_retries=0)(_run_task_files)
         scenarios = {p: load_scenario(plan.scenario_path, plan.point_overrides(plan.points[p]))
                      for p in sorted({p for p, _ in todo})}
-        pending = {remote.remote(scenarios[p], f"{plan.out_dir.name}-p{p:03d}", plan.seed, r,
-                                 device): (p, r) for p, r in todo}
+        pending = {remote.remote(scenarios[p], f"{plan.out_dir.name}-p{p:03d}", plan.seed, rs,
+                                 device): (p, rs) for p, rs in todo}
         first_error: ScenarioError | None = None
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
-            p, r = pending.pop(done[0])
+            p, rs = pending.pop(done[0])
             try:
                 files = ray.get(done[0])
             except Exception as exc:  # keep collecting: the others' results stay
-                first_error = first_error or _task_error(plan, p, r, exc)
+                first_error = first_error or _task_error(plan, p, rs, exc)
                 continue
-            _store_task_files(plan.out_dir / f"p{p:03d}", r, files)
+            _store_task_files(plan.out_dir / f"p{p:03d}", rs, files)
             if progress:
-                progress(1)
+                progress(len(rs))
         if first_error is not None:
             raise first_error
     finally:

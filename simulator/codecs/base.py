@@ -52,6 +52,11 @@ class Codec(Protocol):
     decodes several packets in one call (the engine uses it when
     ``codec.decode_batch_packets`` > 1); see :func:`decode_many`.
 
+    Optional: ``shared_decode = True`` declares that ``decode`` is deterministic and uses no
+    per-replica state (randomness belongs to ``encode`` and the channel), so the engine may
+    decode packets of several replicas in one call with one replica's codec
+    (``codec.batch_replicas``); absent or False, every replica decodes with its own codec.
+
     Optional: ``prepare_many(sources)`` runs the part of ``encode`` that does not depend on
     the SNR estimate (e.g. the neural encoder) for B source packets (arrays (B, ...)) in one
     batched call and returns B per-packet sources dicts, each with a ``"prepared"`` entry,

@@ -57,6 +57,9 @@ class DiffSemCodec:
     """DiffSem transmitter at Alice, receiver at Bob, attacker + judge at the Eves."""
 
     name = "diffsem"
+    #: decode is deterministic and uses no per-replica state (the RNG is Alice's), so the
+    #: packets of several replicas may share one decode call (``codec.batch_replicas``)
+    shared_decode = True
 
     def __init__(self, options: Options, seed_sequence: np.random.SeedSequence,
                  device: str = "cpu") -> None:

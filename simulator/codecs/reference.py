@@ -38,6 +38,7 @@ class ReferenceCodec:
     """Uncoded analog image transmission with an MF/LMMSE decoder (numpy, batched)."""
 
     name = "reference"
+    shared_decode = True  # deterministic decode, no per-replica state
 
     def __init__(self, options: Options) -> None:
         self.options = options

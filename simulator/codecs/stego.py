@@ -59,6 +59,9 @@ class StegoCodec:
     """Hide at Alice, reveal at Bob, naive + MIA decoding at the Eves (torch, batched)."""
 
     name = "stego"
+    #: Bob's reveal draws the lost latent from this replica's generator: replicas must not
+    #: share decode calls (``codec.batch_replicas`` then runs them one by one)
+    shared_decode = False
 
     def __init__(self, options: Options, seed_sequence: np.random.SeedSequence,
                  device: str = "cpu") -> None:

@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 
 from simulator.codecs.reference import ReferenceCodec
-from simulator.engine import run_scenario
+from simulator.engine import run_replicas, run_scenario
+from simulator.errors import ScenarioError
 from simulator.pathloss import free_space_path_loss_db
 from simulator.trace import read_traces
 from simulator.units import SPEED_OF_LIGHT_MPS
@@ -188,3 +189,37 @@ def test_progress_callback_counts_every_packet(make_scenario, tmp_path):
     ticks = []
     res = run_scenario(make_scenario(run={"num_packets": 250}), tmp_path, progress=ticks.append)
     assert sum(ticks) == res.num_packets == 250 and ticks[0] == 100
+
+
+def _markers(run_dir):
+    import json
+
+    return {int(f.stem[1:]): json.loads(f.read_text())
+            for f in sorted((run_dir / "replicas").glob("r*.json"))}
+
+
+def test_batch_replicas_shares_decode_calls_and_keeps_every_trace(make_scenario, tmp_path):
+    """codec.batch_replicas only changes how decodes are grouped: 4 replicas of 5 packets,
+    3 run together with 8 packets per decode call, equal replicas run one by one."""
+    base = {"run": {"num_packets": 5, "replicas": 4}}
+    one = make_scenario(**base, codec={"decode_batch_packets": 8})
+    grouped = make_scenario(**base, codec={"decode_batch_packets": 8, "batch_replicas": 3})
+    run_replicas(one, tmp_path / "one", run_id="x")
+    res = run_replicas(grouped, tmp_path / "grouped", run_id="x")
+    assert [r.replica for r in res] == [0, 1, 2, 3] and all(r.num_rows == 15 for r in res)
+    a, b = (pd.read_parquet(tmp_path / d / "traces") for d in ("one", "grouped"))
+    pd.testing.assert_frame_equal(a, b)
+    m1, m3 = _markers(tmp_path / "one"), _markers(tmp_path / "grouped")
+    assert [m1[r]["decode_calls"] for r in range(4)] == [1, 1, 1, 1]  # 5 packets each
+    # replicas 0-2 share one queue: 15 packets in calls of 8 + 7; replica 3 alone
+    assert [m3[r]["run_with"] for r in range(4)] == [[0, 1, 2]] * 3 + [[3]]
+    assert [m3[r]["decode_calls"] for r in range(4)] == [2, 2, 2, 1]
+    # a subset of replicas (what a resumed sweep runs) gives the same rows for them
+    run_replicas(grouped, tmp_path / "sub", run_id="x", replicas=[3, 1])
+    c = pd.read_parquet(tmp_path / "sub" / "traces")
+    pd.testing.assert_frame_equal(c, a[a.replica.isin([1, 3])].reset_index(drop=True))
+
+
+def test_batch_replicas_must_be_positive(make_scenario):
+    with pytest.raises(ScenarioError, match=r"codec\.batch_replicas"):
+        make_scenario(codec={"batch_replicas": 0})

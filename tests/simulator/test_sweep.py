@@ -116,3 +116,21 @@ def test_read_sweep_load_plan_and_report_on_a_sweep_folder(scenario_file, tmp_pa
     assert "'m_nope' not in the traces" in capsys.readouterr().err
     with pytest.raises(FileNotFoundError, match="sweep.json"):
         load_plan(tmp_path)
+
+
+def test_batch_replicas_groups_tasks_and_resumes_per_replica(scenario_file, tmp_path):
+    from simulator.sweep import _tasks_to_run
+
+    axes = [parse_axis("bob.estimator.bias_db=0,2")]
+    one = plan_sweep(scenario_file, axes, tmp_path / "one" / "sw", replicas=3)
+    two = plan_sweep(scenario_file, axes, tmp_path / "two" / "sw", replicas=3,
+                     overrides=["codec.batch_replicas=2", "codec.decode_batch_packets=10"])
+    assert _tasks_to_run(two) == ([(0, [0, 1]), (0, [2]), (1, [0, 1]), (1, [2])], 0)
+    assert run_sweep(one) == run_sweep(two, workers=2) == {"run": 6, "skipped": 0}
+    pd.testing.assert_frame_equal(collect(one).drop(columns="point"),
+                                  collect(two).drop(columns="point"))
+    (two.out_dir / "p001" / "replicas" / "r001.json").unlink()
+    assert _tasks_to_run(two) == ([(1, [1])], 5)
+    assert run_sweep(two) == {"run": 1, "skipped": 5}
+    pd.testing.assert_frame_equal(collect(one).drop(columns="point"),
+                                  collect(two).drop(columns="point"))

@@ -32,7 +32,8 @@ def test_ray_starts_its_own_local_cluster_and_matches_in_process_runs(scenario_f
     assert not ray.is_initialized()
     axes = [parse_axis("bob.estimator.bias_db=-4,4")]
     a = plan_sweep(scenario_file, axes, tmp_path / "a" / "sw", replicas=2)  # same sweep id:
-    b = plan_sweep(scenario_file, axes, tmp_path / "b" / "sw", replicas=2)  # same run ids
+    b = plan_sweep(scenario_file, axes, tmp_path / "b" / "sw", replicas=2,  # same run ids;
+                   overrides=["codec.batch_replicas=2"])  # one Ray task per point
     assert run_sweep(a) == {"run": 4, "skipped": 0}
     assert run_sweep(b, backend="ray", workers=2) == {"run": 4, "skipped": 0}
     assert not ray.is_initialized()  # the cluster it started is shut down again
@@ -43,6 +44,7 @@ def test_ray_starts_its_own_local_cluster_and_matches_in_process_runs(scenario_f
             pd.testing.assert_frame_equal(fa[name], fb[name])
         meta = json.loads((b.out_dir / p / "replicas" / "r001.json").read_text())
         assert meta["parts"] == ["r001-p00000.parquet"] and meta["host"]
+        assert meta["run_with"] == [0, 1]
         assert (b.out_dir / p / "config.yaml").is_file()
     pd.testing.assert_frame_equal(collect(a), collect(b))
 
