@@ -343,25 +343,32 @@ def _read_point(plan: SweepPlan, point: int):
     return pd.concat([pd.read_parquet(f) for f in parts], ignore_index=True)
 
 
-def read_sweep(sweep: str | Path | SweepPlan):
-    """All trace rows of a sweep's finished replicas in one DataFrame, with a ``point``
-    column and one column per axis key in front (e.g. for
-    ``df.groupby(["bob.estimator.bias_db", "role"]).m_correct.mean()``)."""
+def _per_point(plan: SweepPlan, fn: Callable):
+    """``fn(trace rows of point p)`` for every point with a finished replica, each result
+    prefixed with ``point`` and one column per axis key; concatenated."""
     import pandas as pd
 
-    plan = sweep if isinstance(sweep, SweepPlan) else load_plan(sweep)
     frames = []
     for p, point in enumerate(plan.points):
         df = _read_point(plan, p)
         if df is None:
             continue
+        table = fn(df)
         for key, value in reversed(point.items()):
-            df.insert(0, key, _cell(value))
-        df.insert(0, "point", p)
-        frames.append(df)
+            table.insert(0, key, _cell(value))
+        table.insert(0, "point", p)
+        frames.append(table)
     if not frames:
         raise FileNotFoundError(f"no finished replica in {plan.out_dir}")
     return pd.concat(frames, ignore_index=True)
+
+
+def read_sweep(sweep: str | Path | SweepPlan):
+    """All trace rows of a sweep's finished replicas in one DataFrame, with a ``point``
+    column and one column per axis key in front (e.g. for
+    ``df.groupby(["bob.estimator.bias_db", "role"]).m_correct.mean()``)."""
+    plan = sweep if isinstance(sweep, SweepPlan) else load_plan(sweep)
+    return _per_point(plan, lambda df: df)
 
 
 def collect(plan: SweepPlan, by: Sequence[str] = ("node", "role"), level: float = 0.95):
@@ -369,24 +376,10 @@ def collect(plan: SweepPlan, by: Sequence[str] = ("node", "role"), level: float 
     axis key, the group columns, ``column``, ``mean``, ``ci_low``, ``ci_high``, ``n``,
     ``ci_over``); also written to ``summary.csv`` and ``summary.parquet`` in the sweep
     folder."""
-    import pandas as pd
-
     from simulator.analysis import summarize
     from simulator.runinfo import atomic_write_bytes, atomic_write_text
 
-    frames = []
-    for p, point in enumerate(plan.points):
-        df = _read_point(plan, p)
-        if df is None:
-            continue
-        table = summarize(df, by=by, level=level)
-        for key, value in reversed(point.items()):
-            table.insert(0, key, _cell(value))
-        table.insert(0, "point", p)
-        frames.append(table)
-    if not frames:
-        raise FileNotFoundError(f"no finished replica in {plan.out_dir}")
-    out = pd.concat(frames, ignore_index=True)
+    out = _per_point(plan, lambda df: summarize(df, by=by, level=level))
     buf = io.BytesIO()
     out.to_parquet(buf, index=False)
     atomic_write_bytes(plan.out_dir / "summary.parquet", buf.getvalue())

@@ -56,14 +56,18 @@ def documented_types(codec: str = "Reference codec") -> dict[str, str]:
     return out
 
 
-def assert_same_trace(one, many, tmp_path: Path) -> None:
-    """Run two scenarios under the same run id and assert their Parquet traces are equal
-    (to float32 precision): for options that may only change speed, not results."""
+def assert_same_trace(one, many, tmp_path: Path, exact: bool = False) -> None:
+    """Run every replica of two scenarios under the same run id (into ``tmp_path`` / "one"
+    and "many") and assert their Parquet traces are equal (to float32 precision unless
+    ``exact``): for options that may only change speed, not results."""
     import pandas as pd
 
-    from simulator.engine import run_scenario
+    from simulator.engine import run_replicas
 
     for sc, d in ((one, "one"), (many, "many")):
-        run_scenario(sc, tmp_path / d, run_id="x")
+        run_replicas(sc, tmp_path / d, run_id="x")
     a, b = (pd.read_parquet(tmp_path / d / "traces") for d in ("one", "many"))
-    pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-4, atol=1e-4)
+    if exact:
+        pd.testing.assert_frame_equal(a, b)
+    else:
+        pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-4, atol=1e-4)

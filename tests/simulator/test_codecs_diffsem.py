@@ -1,5 +1,7 @@
 """DiffSem codec inside the engine: scaling against the model's own link, header, roles."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -180,17 +182,11 @@ def test_direct_attacker_without_checkpoint_is_a_named_error(tmp_path):
 def test_replicas_batched_together_give_the_same_traces(tmp_path, data_dir):
     """codec.batch_replicas: 3 replicas of 6 packets share decode calls of 16 packets
     (across replica boundaries) and equal the replicas run one by one, to float rounding."""
-    from simulator.engine import run_replicas
-
     src = {"options": {"data_dir": str(data_dir)}}
     opts = {"options": {"tstar": 300, "receiver": "ediffsem"}, "decode_batch_packets": 16}
     run = {"num_packets": 6, "replicas": 3}
     one = diffsem_scenario(run=run, codec=opts, source=src)
     grouped = diffsem_scenario(run=run, codec={**opts, "batch_replicas": 3}, source=src)
-    for sc, d in ((one, "one"), (grouped, "grouped")):
-        run_replicas(sc, tmp_path / d, run_id="x")
-    a, b = (pd.read_parquet(tmp_path / d / "traces") for d in ("one", "grouped"))
-    pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-4, atol=1e-4)
-    import json
-    marker = json.loads((tmp_path / "grouped" / "replicas" / "r002.json").read_text())
+    assert_same_trace(one, grouped, tmp_path)
+    marker = json.loads((tmp_path / "many" / "replicas" / "r002.json").read_text())
     assert marker["run_with"] == [0, 1, 2] and marker["decode_calls"] == 2  # 16 + 2

@@ -1,5 +1,6 @@
 """Stego codec inside the engine: symbol scaling, roles, determinism, named errors."""
 
+import json
 import pickle
 
 import numpy as np
@@ -131,17 +132,11 @@ def test_missing_checkpoint_is_a_named_error_and_writes_nothing(tmp_path, capsys
 def test_batch_replicas_keeps_stego_replicas_apart(tmp_path, data_dir):
     """Bob's reveal draws from the replica's own generator, so the stego codec does not
     share decode calls across replicas: batch_replicas > 1 gives the one-by-one traces."""
-    from simulator.engine import run_replicas
-
     src = {"options": {"data_dir": str(data_dir)}}
     opts = {"options": {"data_dir": str(data_dir)}, "decode_batch_packets": 8}
     run = {"num_packets": 4, "replicas": 2}
     one = stego_scenario(run=run, codec=opts, source=src)
     grouped = stego_scenario(run=run, codec={**opts, "batch_replicas": 2}, source=src)
-    for sc, d in ((one, "one"), (grouped, "grouped")):
-        run_replicas(sc, tmp_path / d, run_id="x")
-    a, b = (pd.read_parquet(tmp_path / d / "traces") for d in ("one", "grouped"))
-    pd.testing.assert_frame_equal(a, b)
-    import json
-    marker = json.loads((tmp_path / "grouped" / "replicas" / "r001.json").read_text())
+    assert_same_trace(one, grouped, tmp_path, exact=True)
+    marker = json.loads((tmp_path / "many" / "replicas" / "r001.json").read_text())
     assert marker["run_with"] == [1]
