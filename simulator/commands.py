@@ -52,8 +52,8 @@ def register(subparsers) -> None:
                     help="process: this process or a local pool (default); ray: one Ray "
                          "task per replica (needs pip install -e '.[ray]')")
     sw.add_argument("--ray-address", default=None, metavar="ADDR",
-                    help="join an existing Ray cluster (auto, or ray://host:10001); "
-                         "default: start a local one")
+                    help="join an existing Ray cluster (auto: the one this node is part "
+                         "of; or HOST:PORT); default: start a local one")
     sw.add_argument("--gpus-per-task", type=float, default=0.0, metavar="G",
                     help="GPUs per Ray task (a fraction shares a GPU; default 0)")
     sw.add_argument("--out", default="results", metavar="DIR")

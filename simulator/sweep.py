@@ -198,10 +198,10 @@ def run_sweep(plan: SweepPlan, *, workers: int = 1, device: str | None = None,
     together, sharing decode calls; 1 by default). backend ``process``: ``workers`` 1
     runs the tasks in this process, more in a local process pool. backend ``ray``: one
     Ray task each, with 1 CPU and ``gpus_per_task`` GPUs (a fraction lets several tasks
-    share a GPU); ``ray_address`` None starts a
-    local cluster of ``workers`` CPUs (or reuses the one this process already joined),
-    ``"auto"`` or ``"ray://host:10001"`` joins an existing one. Every finished task is
-    kept; the first failure is raised at the end as a ScenarioError naming its point.
+    share a GPU); ``ray_address`` None starts a local cluster of ``workers`` CPUs (or
+    reuses the one this process already joined), ``"auto"`` (the cluster of this node) or
+    ``"host:port"`` joins an existing one. Every finished task is kept; the first failure
+    is raised at the end as a ScenarioError naming its point.
     """
     if backend not in BACKENDS:
         raise ScenarioError("--backend", f"choose one of {', '.join(BACKENDS)}", backend)
@@ -213,15 +213,27 @@ def run_sweep(plan: SweepPlan, *, workers: int = 1, device: str | None = None,
         raise ScenarioError("--gpus-per-task", "Ray hands GPUs only to tasks that ask for "
                             "them: give a share per task with --device cuda, e.g. 0.25",
                             gpus_per_task)
+    if backend == "ray":  # join before writing anything: a bad address leaves no folder
+        started = _ray_session(ray_address, workers)
+        try:
+            plan.out_dir.mkdir(parents=True, exist_ok=True)
+            _write_plan(plan)
+            todo, skipped = _tasks_to_run(plan)
+            if progress and skipped:
+                progress(skipped)
+            _run_ray(plan, todo, device=device, progress=progress,
+                     gpus_per_task=gpus_per_task)
+        finally:
+            if started:
+                import ray
+
+                ray.shutdown()
+        return {"run": sum(len(t[1]) for t in todo), "skipped": skipped}
     plan.out_dir.mkdir(parents=True, exist_ok=True)
     _write_plan(plan)
     todo, skipped = _tasks_to_run(plan)
     if progress and skipped:
         progress(skipped)
-    if backend == "ray":
-        _run_ray(plan, todo, workers=workers, device=device, progress=progress,
-                 address=ray_address, gpus_per_task=gpus_per_task)
-        return {"run": sum(len(t[1]) for t in todo), "skipped": skipped}
     points = plan.points
 
     def args(p: int, rs: list[int]) -> tuple:
@@ -271,45 +283,71 @@ def _tasks_to_run(plan: SweepPlan) -> tuple[list[tuple[int, list[int]]], int]:
     return todo, skipped
 
 
-def _run_ray(plan: SweepPlan, todo: list[tuple[int, list[int]]], *, workers: int,
-             device: str | None, progress: Callable[[int], None] | None,
-             address: str | None, gpus_per_task: float) -> None:
+def _ray_session(address: str | None, workers: int) -> bool:
+    """Join Ray (a local cluster of ``workers`` CPUs when ``address`` is None, unless this
+    process has already joined one); True when this call started the session."""
     try:
         import ray
     except ImportError:
         raise ScenarioError("--backend", "the ray backend needs Ray: pip install -e "
                             "'.[ray]'", "ray") from None
-    from simulator.scenario import load_scenario
-
-    started_here = not ray.is_initialized()
-    if started_here:
+    if ray.is_initialized():
+        return False
+    if address not in (None, "auto"):
+        _check_reachable(address)
+    try:
         if address is None:
             ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
         else:
             ray.init(address=address, log_to_driver=False)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        raise ScenarioError("--ray-address", f"cannot join the Ray cluster: {exc}",
+                            address) from None
+    return True
+
+
+def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Fail fast on a ``host:port`` (or ``ray://host:port``) nobody listens on: Ray itself
+    retries such an address for minutes."""
+    import socket
+
+    host, _, port = address.removeprefix("ray://").rpartition(":")
     try:
-        remote = ray.remote(num_cpus=1, num_gpus=gpus_per_task, max_retries=0)(_run_task_files)
-        scenarios = {p: load_scenario(plan.scenario_path, plan.point_overrides(plan.points[p]))
-                     for p in sorted({p for p, _ in todo})}
-        pending = {remote.remote(scenarios[p], f"{plan.out_dir.name}-p{p:03d}", plan.seed, rs,
-                                 device): (p, rs) for p, rs in todo}
-        first_error: ScenarioError | None = None
-        while pending:
-            done, _ = ray.wait(list(pending), num_returns=1)
-            p, rs = pending.pop(done[0])
-            try:
-                files = ray.get(done[0])
-            except Exception as exc:  # keep collecting: the others' results stay
-                first_error = first_error or _task_error(plan, p, rs, exc)
-                continue
-            _store_task_files(plan.out_dir / f"p{p:03d}", rs, files)
-            if progress:
-                progress(len(rs))
-        if first_error is not None:
-            raise first_error
-    finally:
-        if started_here:
-            ray.shutdown()
+        with socket.create_connection((host, int(port)), timeout=timeout_s):
+            return
+    except ValueError:
+        raise ScenarioError("--ray-address", "expected auto, HOST:PORT or ray://HOST:PORT",
+                            address) from None
+    except OSError as exc:
+        raise ScenarioError("--ray-address", f"cannot join the Ray cluster: nothing answers "
+                            f"at {host}:{port} ({exc})", address) from None
+
+
+def _run_ray(plan: SweepPlan, todo: list[tuple[int, list[int]]], *, device: str | None,
+             progress: Callable[[int], None] | None, gpus_per_task: float) -> None:
+    import ray
+
+    from simulator.scenario import load_scenario
+
+    remote = ray.remote(num_cpus=1, num_gpus=gpus_per_task, max_retries=0)(_run_task_files)
+    scenarios = {p: load_scenario(plan.scenario_path, plan.point_overrides(plan.points[p]))
+                 for p in sorted({p for p, _ in todo})}
+    pending = {remote.remote(scenarios[p], f"{plan.out_dir.name}-p{p:03d}", plan.seed, rs,
+                             device): (p, rs) for p, rs in todo}
+    first_error: ScenarioError | None = None
+    while pending:
+        done, _ = ray.wait(list(pending), num_returns=1)
+        p, rs = pending.pop(done[0])
+        try:
+            files = ray.get(done[0])
+        except Exception as exc:  # keep collecting: the others' results stay
+            first_error = first_error or _task_error(plan, p, rs, exc)
+            continue
+        _store_task_files(plan.out_dir / f"p{p:03d}", rs, files)
+        if progress:
+            progress(len(rs))
+    if first_error is not None:
+        raise first_error
 
 
 def load_plan(sweep_dir: str | Path) -> SweepPlan:
