@@ -98,6 +98,9 @@ def main(argv=None) -> int:
     ap.add_argument("--max-epochs", type=int, default=100)
     ap.add_argument("--ft-samples", type=int, default=40000)
     ap.add_argument("--ft-epochs", type=int, default=40)
+    ap.add_argument("--ft-init", choices=("preserve", "copy"), default=None,
+                    help="Alg. 2 start (default: the shipped checkpoint's; the published "
+                         "H200 run used copy)")
     ap.add_argument("--snr-db", type=float, default=15.0)
     ap.add_argument("--tstars", default="0,100,200,250,300,330,350,400")
     ap.add_argument("--n-test", type=int, default=10000)
@@ -120,7 +123,8 @@ def main(argv=None) -> int:
                       ft_epochs=args.ft_epochs, threads=0, seed=shipped.config.seed,
                       ft_tstar_max=shipped.config.ft_tstar_max,
                       guidance_w=shipped.config.guidance_w,
-                      edf_max_iters=shipped.config.edf_max_iters)
+                      edf_max_iters=shipped.config.edf_max_iters,
+                      ft_init=args.ft_init or shipped.config.ft_init)
     torch.manual_seed(cfg.seed)  # the fresh U-Net's init, as train_diffsem seeds it
     new = DiffSemSystem(cfg).to(device).eval()  # _fit trains only its own modules
     keep = {k: v for k, v in shipped.system.state_dict().items() if not k.startswith("unet.")}

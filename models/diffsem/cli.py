@@ -37,9 +37,10 @@ def add_train_commands(train_subparsers) -> argparse.ArgumentParser:
                    help="share of Alg. 2 samples with t* >= --ft-high-min")
     p.add_argument("--ft-high-min", type=int, default=None)
     p.add_argument("--ft-init", choices=("copy", "preserve"), default=None,
-                   help="Alg. 2 start of the receiver classifiers: copy the bypass classifier "
-                        "(shipped), or preserve it exactly (x0_hat weights folded onto y, and "
-                        "the start kept unless fine-tuning lowers the validation loss)")
+                   help="Alg. 2 start of the receiver classifiers: preserve the bypass "
+                        "classifier exactly (x0_hat weights folded onto y, and the start kept "
+                        "unless fine-tuning lowers the validation loss; default, shipped), or "
+                        "copy it (the previous release)")
     p.set_defaults(func=_run_train)
     return p
 

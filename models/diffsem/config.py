@@ -36,7 +36,7 @@ class DiffSemConfig:
     ft_tstar_max: int = 400
     ft_high_frac: float = 0.0  # share of Alg. 2 samples with t* drawn from [ft_high_min, max]
     ft_high_min: int = 200
-    ft_init: str = "copy"  # Alg. 2 start: "copy" clf0, or "preserve" (clf0(y, y, t), any x0_hat)
+    ft_init: str = "preserve"  # Alg. 2 start: clf0 exactly (x0_hat folded onto y) | "copy" clf0
     adv_epochs: int = 6
     direct_epochs: int = 20     # Eve's direct attacker (classifies y, no image)
     direct_kind: str = "mlp"    # its YClassifier shape: small | mlp | conv
