@@ -146,6 +146,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     from simulator.analysis import default_metric, plot_run, summarize
     from simulator.trace import read_traces
 
+    if not 0 < args.level < 1:
+        print(f"error: --level must be in (0, 1) (got {args.level})", file=sys.stderr)
+        return 2
     run_dir = Path(args.run_dir)
     if (run_dir / "sweep.json").is_file():
         return _report_sweep(args)
@@ -153,9 +156,6 @@ def cmd_report(args: argparse.Namespace) -> int:
         df = read_traces(run_dir)
     except FileNotFoundError as err:
         print(f"error: {err}", file=sys.stderr)
-        return 2
-    if not 0 < args.level < 1:
-        print(f"error: --level must be in (0, 1) (got {args.level})", file=sys.stderr)
         return 2
     by = [c for c in args.by.split(",") if c]
     try:
@@ -187,9 +187,6 @@ def _report_sweep(args: argparse.Namespace) -> int:
     replicas (of a sweep still running or interrupted, too) and re-plot it."""
     from simulator.sweep import collect, load_plan
 
-    if not 0 < args.level < 1:
-        print(f"error: --level must be in (0, 1) (got {args.level})", file=sys.stderr)
-        return 2
     plan = load_plan(args.run_dir)
     by = [c for c in args.by.split(",") if c]
     try:
@@ -235,8 +232,6 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     try:
         if not args.axis:
             raise ScenarioError("--axis", "give at least one axis (key.path=v1,v2,...)")
-        if args.workers < 1:
-            raise ScenarioError("--workers", "must be >= 1", args.workers)
         if args.backend != "ray" and (args.ray_address or args.gpus_per_task):
             raise ScenarioError("--backend", "--ray-address / --gpus-per-task need "
                                 "--backend ray", args.backend)

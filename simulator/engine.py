@@ -398,6 +398,11 @@ def _write_run_metadata(run_dir: Path, scenario: Scenario, run_id: str, seed: in
     atomic_write_text(run_dir / "run.json", json.dumps(meta, indent=2))
 
 
+def _roles(scenario: Scenario) -> list[str]:
+    """Receiver roles in receiver order: Bob, then every Eve."""
+    return ["bob"] + ["eve"] * len(scenario.eves)
+
+
 def _build_codec(scenario: Scenario, seed: int, replica: int):
     codec_mod = CODECS.module(scenario.codec.name)
     try:  # missing checkpoints / data / devices are input errors: name the scenario key
@@ -438,7 +443,7 @@ def _start_replica(scenario: Scenario, run_dir: Path, run_id: str, seed: int, re
                    progress: Callable[[int], None] | None) -> _Replica:
     env = simpy.Environment()
     log: list | None = [] if scenario.trace.event_log else None
-    roles = ["bob"] + ["eve"] * len(scenario.eves)
+    roles = _roles(scenario)
     names = [r.name for r in scenario.receivers]
     trace = TraceWriter(run_dir / "traces", run_id=run_id, replica=replica, seed=seed,
                         receivers=names, roles=roles, part_rows=scenario.trace.part_rows)
@@ -531,32 +536,27 @@ def run_replicas(scenario: Scenario, out_dir: str | Path, seed: int | None = Non
     if device is not None:
         scenario = replace(scenario, codec=replace(scenario.codec, device=device))
     todo = list(range(scenario.run.replicas)) if replicas is None else [int(r) for r in replicas]
-    results: list[RunResult] = []
     k = scenario.codec.batch_replicas
-    for g in range(0, len(todo), k):
-        group = todo[g:g + k]
-        started = time.perf_counter()
-        codecs = [_build_codec(scenario, seed, r) for r in group]
-        sources = [_build_source(scenario, seed, r) for r in group]
-        if write_metadata and not results:  # once the run can start: a failed start
-            _write_run_metadata(run_dir, replace(scenario, run=replace(scenario.run,  # leaves
-                                                                       seed=seed)),  # no folder
+    results: list[RunResult] = []
+    group: list[_Replica] = []  # replicas run, waiting for their shared queue's last flush
+    queue: DecodeQueue | None = None  # the group's shared queue (None: each its own)
+    started = time.perf_counter()
+    for i, r in enumerate(todo):
+        codec, source = _build_codec(scenario, seed, r), _build_source(scenario, seed, r)
+        if write_metadata and i == 0:  # once the run can start: a failed start leaves no folder
+            _write_run_metadata(run_dir, replace(scenario, run=replace(scenario.run, seed=seed)),
                                 run_id, seed)
-        roles = ["bob"] + ["eve"] * len(scenario.eves)
-        shared = len(group) > 1 and getattr(codecs[0], "shared_decode", False)
-        queue = (DecodeQueue(codecs[0], roles, scenario.codec.decode_batch_packets)
-                 if shared else None)
-        reps = []
-        for r, codec, source in zip(group, codecs, sources, strict=True):
-            rep = _start_replica(scenario, run_dir, run_id, seed, r, codec, source, queue,
-                                 progress)
-            rep.env.run()  # until Alice is done and every reception and report is handled
-            if not shared:
-                rep.link.flush()  # packets still waiting for a batched decode
-            reps.append(rep)
-        if shared:
-            queue.flush()
-        wall = (time.perf_counter() - started) / len(group)
-        results += [_finish_replica(rep, scenario, run_dir, run_id, seed, wall,
-                                    group if shared else [rep.replica]) for rep in reps]
+        if queue is None and k > 1 and getattr(codec, "shared_decode", False):
+            queue = DecodeQueue(codec, _roles(scenario), scenario.codec.decode_batch_packets)
+        rep = _start_replica(scenario, run_dir, run_id, seed, r, codec, source, queue,
+                             progress)
+        rep.env.run()  # until Alice is done and every reception and report is handled
+        group.append(rep)
+        if queue is None or len(group) == k or i == len(todo) - 1:
+            rep.link.flush()  # packets still waiting for a batched decode (the group's)
+            wall = (time.perf_counter() - started) / len(group)
+            run_with = [x.replica for x in group]
+            results += [_finish_replica(x, scenario, run_dir, run_id, seed, wall, run_with)
+                        for x in group]
+            group, queue, started = [], None, time.perf_counter()
     return results

@@ -108,15 +108,21 @@ def plan_sweep(scenario_path: str | Path, axes: Sequence[Axis], out_dir: str | P
     return plan
 
 
-def _done(run_dir: Path, replica: int) -> bool:
+def _finished_parts(run_dir: Path, replica: int) -> list[Path] | None:
+    """The trace parts of a finished replica (its marker and every part it lists exist),
+    else None: a replica still running or cut off mid-write is not finished."""
     marker = run_dir / "replicas" / f"r{replica:03d}.json"
     if not marker.is_file():
-        return False
+        return None
     try:
-        parts = json.loads(marker.read_text())["parts"]
+        parts = [run_dir / "traces" / name for name in json.loads(marker.read_text())["parts"]]
     except (ValueError, KeyError):
-        return False
-    return all((run_dir / "traces" / p).is_file() for p in parts)
+        return None
+    return parts if all(f.is_file() for f in parts) else None
+
+
+def _done(run_dir: Path, replica: int) -> bool:
+    return _finished_parts(run_dir, replica) is not None
 
 
 def _run_task(scenario_path: str, overrides: list[str], run_dir: str, run_id: str, seed: int,
@@ -213,27 +219,30 @@ def run_sweep(plan: SweepPlan, *, workers: int = 1, device: str | None = None,
         raise ScenarioError("--gpus-per-task", "Ray hands GPUs only to tasks that ask for "
                             "them: give a share per task with --device cuda, e.g. 0.25",
                             gpus_per_task)
-    if backend == "ray":  # join before writing anything: a bad address leaves no folder
-        started = _ray_session(ray_address, workers)
-        try:
-            plan.out_dir.mkdir(parents=True, exist_ok=True)
-            _write_plan(plan)
-            todo, skipped = _tasks_to_run(plan)
-            if progress and skipped:
-                progress(skipped)
+    # join Ray before writing anything: a bad address leaves no folder
+    started_ray = backend == "ray" and _ray_session(ray_address, workers)
+    try:
+        plan.out_dir.mkdir(parents=True, exist_ok=True)
+        _write_plan(plan)
+        todo, skipped = _tasks_to_run(plan)
+        if progress and skipped:
+            progress(skipped)
+        if backend == "ray":
             _run_ray(plan, todo, device=device, progress=progress,
                      gpus_per_task=gpus_per_task)
-        finally:
-            if started:
-                import ray
+        else:
+            _run_local(plan, todo, workers=workers, device=device, progress=progress)
+    finally:
+        if started_ray:
+            import ray
 
-                ray.shutdown()
-        return {"run": sum(len(t[1]) for t in todo), "skipped": skipped}
-    plan.out_dir.mkdir(parents=True, exist_ok=True)
-    _write_plan(plan)
-    todo, skipped = _tasks_to_run(plan)
-    if progress and skipped:
-        progress(skipped)
+            ray.shutdown()
+    return {"run": sum(len(rs) for _, rs in todo), "skipped": skipped}
+
+
+def _run_local(plan: SweepPlan, todo: list[tuple[int, list[int]]], *, workers: int,
+               device: str | None, progress: Callable[[int], None] | None) -> None:
+    """Tasks in this process (``workers`` 1) or a local process pool."""
     points = plan.points
 
     def args(p: int, rs: list[int]) -> tuple:
@@ -263,7 +272,6 @@ def run_sweep(plan: SweepPlan, *, workers: int = 1, device: str | None = None,
                     progress(len(futures[fut][1]))
     if first_error is not None:
         raise first_error
-    return {"run": sum(len(t[1]) for t in todo), "skipped": skipped}
 
 
 def _tasks_to_run(plan: SweepPlan) -> tuple[list[tuple[int, list[int]]], int]:
@@ -371,11 +379,7 @@ def _read_point(plan: SweepPlan, point: int):
     import pandas as pd
 
     run_dir = plan.out_dir / f"p{point:03d}"
-    parts = []
-    for r in range(plan.replicas):
-        if _done(run_dir, r):
-            marker = json.loads((run_dir / "replicas" / f"r{r:03d}.json").read_text())
-            parts += [run_dir / "traces" / name for name in marker["parts"]]
+    parts = [f for r in range(plan.replicas) for f in _finished_parts(run_dir, r) or []]
     if not parts:
         return None
     return pd.concat([pd.read_parquet(f) for f in parts], ignore_index=True)
