@@ -28,7 +28,8 @@ class DiffSemConfig:
     lr: float = 1e-3
     lr_min: float = 1e-5
     snr_train_db: tuple[float, float] = (0.0, 25.0)
-    tstar_train_max: int = 490
+    tstar_train_max: int = 490  # largest t* drawn in training (pair, adversaries, Eve)
+    pair_tstar_max: int | None = None  # the pair's own (None: tstar_train_max); a lever
     pair_epochs: int = 30
     unet_epochs: int = 10
     ft_samples: int = 8000
@@ -50,6 +51,11 @@ class DiffSemConfig:
     threads: int = 1
     max_train: int | None = None  # cap on the training set (tests)
     extra: dict = field(default_factory=dict)
+
+    @property
+    def pair_tmax(self) -> int:
+        """Largest t* the Alice-Bob pair trains on (the classifier-only reference)."""
+        return self.tstar_train_max if self.pair_tstar_max is None else self.pair_tstar_max
 
     @property
     def feat_ch(self) -> int:

@@ -232,13 +232,13 @@ def stage_pair(sys_: DiffSemSystem, d: DataSplits, cfg, work_dir, log) -> dict:
     X, Y = d.pair.images, d.pair.labels
     gv = torch.Generator().manual_seed(cfg.seed + 5)
     nv = len(d.val)
-    vt = sample_tstar(nv, cfg.tstar_train_max, cfg.ddim_stride, gv)
+    vt = sample_tstar(nv, cfg.pair_tmax, cfg.ddim_stride, gv)
     vs = sample_snr(nv, cfg.snr_train_db, gv)
     vnoise_seed = cfg.seed + 6
 
     def loss_fn(idx, g):
         x0 = enc(X[idx])
-        t = sample_tstar(len(idx), cfg.tstar_train_max, cfg.ddim_stride, g)
+        t = sample_tstar(len(idx), cfg.pair_tmax, cfg.ddim_stride, g)
         s = sample_snr(len(idx), cfg.snr_train_db, g)
         y = sys_.link(x0, t, s, generator=g)
         return F.cross_entropy(clf(y, y, t), Y[idx])

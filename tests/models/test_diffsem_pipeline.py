@@ -307,3 +307,28 @@ def test_eval_from_a_training_work_dir(tiny_run, tmp_path, data_dir):
         load_work_dir(tmp_path, "mnist")
     with pytest.raises(CheckpointError, match="trained for dataset 'mnist'"):
         load_work_dir(work, "fashion")
+
+
+def test_train_cli_pair_tstar_max(tmp_path, data_dir):
+    """`--pair-tstar-max` reaches the config: the pair then trains on t* <= that value
+    only (the 'classifier-only reference' lever), the adversaries still on the whole grid;
+    the work dir records it."""
+    import argparse
+
+    from models.diffsem.cli import add_train_commands
+    from models.diffsem.loader import load_work_dir
+
+    parser = argparse.ArgumentParser()
+    add_train_commands(parser.add_subparsers())
+    work = tmp_path / "w"
+    args = parser.parse_args(
+        ["diffsem", "--dataset", "mnist", "--preset", "tiny", "--threads", "1",
+         "--device", "cpu", "--pair-tstar-max", "0", "--work-dir", str(work),
+         "--out", str(tmp_path / "ck"), "--stage", "pair"]
+        + (["--data-dir", str(data_dir)] if data_dir else []))
+    assert args.func(args) == 0
+    cfg = json.loads((work / "config.json").read_text())
+    assert cfg["pair_tstar_max"] == 0 and cfg["tstar_train_max"] == 490
+    assert (work / "stage_pair.pt").is_file()
+    with pytest.raises(CheckpointError, match=r"\['unet', 'finetune'\] not finished"):
+        load_work_dir(work, "mnist")  # a pair alone is not an evaluable system
