@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
 #: modified weight file, an unavailable device): (module, class) so that checking them
 #: never imports torch.
 _USER_ERRORS = (("models.checkpoint", "CheckpointError"), ("models.data", "DatasetError"),
-                ("models.device", "DeviceError"))
+                ("models.device", "DeviceError"), ("models.diffsem.config", "ConfigError"))
 
 
 def _is_user_error(exc: BaseException) -> bool:

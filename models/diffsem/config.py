@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 
-__all__ = ["DiffSemConfig", "PRESETS", "make_config"]
+__all__ = ["ConfigError", "DiffSemConfig", "PRESETS", "make_config"]
+
+
+class ConfigError(ValueError):
+    """A DiffSem config value out of range (the message names the key and the value)."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,12 @@ class DiffSemConfig:
     threads: int = 1
     max_train: int | None = None  # cap on the training set (tests)
     extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for key in ("tstar_train_max", "pair_tstar_max"):
+            v = getattr(self, key)
+            if v is not None and not 0 <= v < self.T:
+                raise ConfigError(f"{key} = {v!r}: must be in 0..{self.T - 1} (T = {self.T})")
 
     @property
     def pair_tmax(self) -> int:

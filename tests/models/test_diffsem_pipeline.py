@@ -332,3 +332,12 @@ def test_train_cli_pair_tstar_max(tmp_path, data_dir):
     assert (work / "stage_pair.pt").is_file()
     with pytest.raises(CheckpointError, match=r"\['unet', 'finetune'\] not finished"):
         load_work_dir(work, "mnist")  # a pair alone is not an evaluable system
+
+
+@pytest.mark.parametrize("key,value", [("pair_tstar_max", -1), ("pair_tstar_max", 500),
+                                       ("tstar_train_max", 600)])
+def test_config_rejects_tstar_outside_the_schedule(key, value):
+    with pytest.raises(ValueError, match=f"{key} = {value}"):
+        make_config("mnist", "tiny", **{key: value})
+    assert make_config("mnist", "tiny", pair_tstar_max=0).pair_tmax == 0
+    assert make_config("mnist", "tiny").pair_tmax == 490

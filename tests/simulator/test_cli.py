@@ -20,6 +20,15 @@ def test_report_without_folder_is_exit_2(tmp_path, capsys):
     assert rc == 2 and "no evaluation folder" in capsys.readouterr().err
 
 
+def test_out_of_range_training_config_is_exit_2(tmp_path, capsys):
+    work = tmp_path / "work"
+    rc = main(["train", "diffsem", "--preset", "tiny", "--pair-tstar-max", "700",
+               "--work-dir", str(work)])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.startswith("semsim: error: pair_tstar_max = 700: must be in 0..499")
+    assert not work.exists()  # refused before anything was written
+
+
 def test_programming_errors_still_raise(monkeypatch):
     import models.diffsem.evaluation as ev
 
