@@ -61,6 +61,8 @@ class DiffSemConfig:
             v = getattr(self, key)
             if v is not None and not 0 <= v < self.T:
                 raise ConfigError(f"{key} = {v!r}: must be in 0..{self.T - 1} (T = {self.T})")
+        if self.ft_init not in ("copy", "preserve"):
+            raise ConfigError(f"ft_init = {self.ft_init!r}: choose copy or preserve")
 
     @property
     def pair_tmax(self) -> int:

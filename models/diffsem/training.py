@@ -335,8 +335,6 @@ def stage_finetune(sys_: DiffSemSystem, d: DataSplits, cfg, work_dir, log) -> di
     n = len(y)
     nv = max(1, n // 10)
     infos = {"gen_s": data["gen_s"], "ft_init": cfg.ft_init}
-    if cfg.ft_init not in ("copy", "preserve"):
-        raise ValueError(f"ft_init {cfg.ft_init!r}: choose copy or preserve")
     for name, clf, xh in (("ft_diff", sys_.clf_diff, data["xu"]), ("ft_e", sys_.clf_e,
                                                                     data["xg"])):
         if cfg.ft_init == "preserve" and not (work_dir / f"{name}_resume.pt").is_file():

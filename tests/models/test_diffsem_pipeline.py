@@ -335,9 +335,11 @@ def test_train_cli_pair_tstar_max(tmp_path, data_dir):
 
 
 @pytest.mark.parametrize("key,value", [("pair_tstar_max", -1), ("pair_tstar_max", 500),
-                                       ("tstar_train_max", 600)])
-def test_config_rejects_tstar_outside_the_schedule(key, value):
-    with pytest.raises(ValueError, match=f"{key} = {value}"):
+                                       ("tstar_train_max", 600), ("ft_init", "zero")])
+def test_config_rejects_bad_values_before_training(key, value):
+    """Caught when the config is made, not stages later (ft_init was once checked only
+    after Alg. 2 had generated its DDIM samples)."""
+    with pytest.raises(ValueError, match=f"{key} = {value!r}"):
         make_config("mnist", "tiny", **{key: value})
     assert make_config("mnist", "tiny", pair_tstar_max=0).pair_tmax == 0
     assert make_config("mnist", "tiny").pair_tmax == 490
