@@ -36,6 +36,10 @@ def add_train_commands(train_subparsers) -> argparse.ArgumentParser:
                    help="largest t* the Alice-Bob pair trains on (default: the whole grid, "
                         "as the adversaries); 0 trains the pair on channel noise alone, a "
                         "weaker classifier-only reference at high t*")
+    p.add_argument("--pair-high-frac", type=float, default=None,
+                   help="share of the pair's training draws with t* >= --pair-high-min "
+                        "(default 0: uniform on the grid, as shipped)")
+    p.add_argument("--pair-high-min", type=int, default=None)
     p.add_argument("--ft-samples", type=int, default=None, help="Alg. 2 DDIM samples")
     p.add_argument("--ft-high-frac", type=float, default=None,
                    help="share of Alg. 2 samples with t* >= --ft-high-min")
@@ -101,7 +105,8 @@ def _run_train(args) -> int:
                       unet_epochs=args.unet_epochs or args.epochs, n_feat=args.n_feat,
                       guidance_w=args.guidance_w, ft_samples=args.ft_samples,
                       ft_high_frac=args.ft_high_frac, ft_high_min=args.ft_high_min,
-                      ft_init=args.ft_init, pair_tstar_max=args.pair_tstar_max)
+                      ft_init=args.ft_init, pair_tstar_max=args.pair_tstar_max,
+                      pair_high_frac=args.pair_high_frac, pair_high_min=args.pair_high_min)
     work = Path(args.work_dir or f"runs/diffsem-{args.dataset}-{args.preset}")
     if not args.resume and work.exists():
         shutil.rmtree(work)

@@ -34,6 +34,8 @@ class DiffSemConfig:
     snr_train_db: tuple[float, float] = (0.0, 25.0)
     tstar_train_max: int = 490  # largest t* drawn in training (pair, adversaries, Eve)
     pair_tstar_max: int | None = None  # the pair's own (None: tstar_train_max); a lever
+    pair_high_frac: float = 0.0  # share of the pair's t* drawn from [pair_high_min, max]
+    pair_high_min: int = 250
     pair_epochs: int = 30
     unet_epochs: int = 10
     ft_samples: int = 8000
@@ -61,6 +63,13 @@ class DiffSemConfig:
             v = getattr(self, key)
             if v is not None and not 0 <= v < self.T:
                 raise ConfigError(f"{key} = {v!r}: must be in 0..{self.T - 1} (T = {self.T})")
+        for key, hi_key in (("pair_high_frac", "pair_high_min"), ("ft_high_frac", "ft_high_min")):
+            frac, lo = getattr(self, key), getattr(self, hi_key)
+            if not 0.0 <= frac <= 1.0:  # also NaN
+                raise ConfigError(f"{key} = {frac!r}: must be in [0, 1]")
+            top = self.pair_tmax if key == "pair_high_frac" else self.ft_tstar_max
+            if frac > 0 and not 0 <= lo <= top:
+                raise ConfigError(f"{hi_key} = {lo!r}: must be in 0..{top} (its t* range)")
         if self.ft_init not in ("copy", "preserve"):
             raise ConfigError(f"ft_init = {self.ft_init!r}: choose copy or preserve")
 

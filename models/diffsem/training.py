@@ -95,8 +95,16 @@ def ibal_names(cfg: DiffSemConfig) -> list[tuple[str, float, bool]]:
 
 
 # ---------------------------------------------------------------------- helpers
-def sample_tstar(n: int, tmax: int, stride: int, g: torch.Generator) -> Tensor:
-    return torch.randint(0, tmax // stride + 1, (n,), generator=g) * stride
+def sample_tstar(n: int, tmax: int, stride: int, g: torch.Generator,
+                 high_frac: float = 0.0, high_min: int = 0) -> Tensor:
+    """(n,) t* on the grid 0, stride, ..., tmax (uniform); with high_frac > 0 that share
+    of the draws (each independently) comes from the grid's part >= high_min instead."""
+    t = torch.randint(0, tmax // stride + 1, (n,), generator=g) * stride
+    if high_frac > 0:
+        hi = torch.rand(n, generator=g) < high_frac
+        lo_k = -(-high_min // stride)
+        t[hi] = torch.randint(lo_k, tmax // stride + 1, (int(hi.sum()),), generator=g) * stride
+    return t
 
 
 def sample_snr(n: int, rng: tuple[float, float], g: torch.Generator) -> Tensor:
@@ -232,13 +240,15 @@ def stage_pair(sys_: DiffSemSystem, d: DataSplits, cfg, work_dir, log) -> dict:
     X, Y = d.pair.images, d.pair.labels
     gv = torch.Generator().manual_seed(cfg.seed + 5)
     nv = len(d.val)
-    vt = sample_tstar(nv, cfg.pair_tmax, cfg.ddim_stride, gv)
+    vt = sample_tstar(nv, cfg.pair_tmax, cfg.ddim_stride, gv, cfg.pair_high_frac,
+                      cfg.pair_high_min)
     vs = sample_snr(nv, cfg.snr_train_db, gv)
     vnoise_seed = cfg.seed + 6
 
     def loss_fn(idx, g):
         x0 = enc(X[idx])
-        t = sample_tstar(len(idx), cfg.pair_tmax, cfg.ddim_stride, g)
+        t = sample_tstar(len(idx), cfg.pair_tmax, cfg.ddim_stride, g, cfg.pair_high_frac,
+                         cfg.pair_high_min)
         s = sample_snr(len(idx), cfg.snr_train_db, g)
         y = sys_.link(x0, t, s, generator=g)
         return F.cross_entropy(clf(y, y, t), Y[idx])
@@ -308,12 +318,8 @@ def stage_finetune(sys_: DiffSemSystem, d: DataSplits, cfg, work_dir, log) -> di
         idx = torch.cat([torch.randperm(len(d.pair), generator=g)
                          for _ in range(-(-n // len(d.pair)))])[:n]
         X0 = features(sys_, d.pair.images[idx])
-        t = sample_tstar(n, cfg.ft_tstar_max, cfg.ddim_stride, g)
-        if cfg.ft_high_frac > 0:
-            hi = torch.rand(n, generator=g) < cfg.ft_high_frac
-            lo_k = cfg.ft_high_min // cfg.ddim_stride
-            t[hi] = (torch.randint(lo_k, cfg.ft_tstar_max // cfg.ddim_stride + 1,
-                                   (int(hi.sum()),), generator=g) * cfg.ddim_stride)
+        t = sample_tstar(n, cfg.ft_tstar_max, cfg.ddim_stride, g, cfg.ft_high_frac,
+                         cfg.ft_high_min)
         s = sample_snr(n, cfg.snr_train_db, g)
         y = sys_.link(X0, t, s, generator=g)
         t0 = time.time()

@@ -237,3 +237,20 @@ def test_fit_keep_init_keeps_a_start_that_training_only_worsens(tmp_path, keep_i
          keep_init=keep_init)
     same = all(torch.equal(v, start[k]) for k, v in lin.state_dict().items())
     assert same == keep_init
+
+
+@pytest.mark.parametrize("frac,high_min", [(0.0, 250), (0.5, 250), (1.0, 200)])
+def test_sample_tstar_grid_and_high_share(frac, high_min):
+    """t* stays on the grid 0..tmax; the share at or above high_min is
+    frac + (1 - frac) * (uniform share), within 5 sigma over 20k draws."""
+    from models.diffsem.training import sample_tstar
+
+    g = torch.Generator().manual_seed(0)
+    t = sample_tstar(20_000, 490, 10, g, frac, high_min)
+    assert t.min() >= 0 and t.max() <= 490 and bool((t % 10 == 0).all())
+    uniform = (490 - high_min) // 10 + 1
+    p = frac + (1 - frac) * uniform / 50
+    share = (t >= high_min).float().mean().item()
+    assert abs(share - p) <= 5 * (p * (1 - p) / 20_000) ** 0.5 + 1e-9
+    if frac == 1.0:
+        assert t.min() == high_min and t.max() == 490

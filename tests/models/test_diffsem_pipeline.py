@@ -332,14 +332,27 @@ def test_train_cli_pair_tstar_max(tmp_path, data_dir):
     assert (work / "stage_pair.pt").is_file()
     with pytest.raises(CheckpointError, match=r"\['unet', 'finetune'\] not finished"):
         load_work_dir(work, "mnist")  # a pair alone is not an evaluable system
+    args = parser.parse_args(
+        ["diffsem", "--dataset", "mnist", "--preset", "tiny", "--pair-high-frac", "0.5",
+         "--pair-high-min", "60", "--work-dir", str(tmp_path / "w2"), "--stage", "pair",
+         "--out", str(tmp_path / "ck2")] + (["--data-dir", str(data_dir)] if data_dir else []))
+    assert args.func(args) == 0
+    cfg = json.loads((tmp_path / "w2" / "config.json").read_text())
+    assert (cfg["pair_high_frac"], cfg["pair_high_min"]) == (0.5, 60)
 
 
-@pytest.mark.parametrize("key,value", [("pair_tstar_max", -1), ("pair_tstar_max", 500),
-                                       ("tstar_train_max", 600), ("ft_init", "zero")])
-def test_config_rejects_bad_values_before_training(key, value):
+@pytest.mark.parametrize("key,value,extra", [
+    ("pair_tstar_max", -1, {}), ("pair_tstar_max", 500, {}), ("tstar_train_max", 600, {}),
+    ("ft_init", "zero", {}), ("pair_high_frac", float("nan"), {}),
+    ("pair_high_frac", 1.5, {}), ("ft_high_frac", -0.1, {}),
+    ("pair_high_min", 300, {"pair_high_frac": 0.5, "pair_tstar_max": 200}),
+    ("ft_high_min", 200, {"ft_high_frac": 0.5})])  # tiny: ft_tstar_max = 100
+def test_config_rejects_bad_values_before_training(key, value, extra):
     """Caught when the config is made, not stages later (ft_init was once checked only
     after Alg. 2 had generated its DDIM samples)."""
     with pytest.raises(ValueError, match=f"{key} = {value!r}"):
-        make_config("mnist", "tiny", **{key: value})
+        make_config("mnist", "tiny", **{key: value}, **extra)
+    # a high_min outside the range is harmless while its share is 0 (the defaults)
+    make_config("mnist", "tiny", pair_tstar_max=0)
     assert make_config("mnist", "tiny", pair_tstar_max=0).pair_tmax == 0
     assert make_config("mnist", "tiny").pair_tmax == 490
