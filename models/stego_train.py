@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -66,6 +67,11 @@ def load_split(name: str, part: str, data_dir: str | None = None, seed: int = 0)
     train = load_dataset(name, "train", data_dir)
     pair, adv = _split(name, len(train), seed)
     return train.subset(pair if part == "pair" else adv)
+
+
+def _cap(data: ImageSet, n: int | None) -> ImageSet:
+    """The first ``n`` rows of ``data`` (all when ``n`` is None): tiny runs in tests."""
+    return data if n is None or n >= len(data) else data.subset(np.arange(n))
 
 
 def _data_sha(names: Sequence[str], data_dir: str | None) -> dict[str, str]:
@@ -143,7 +149,7 @@ def _progress(iterable, total: int, desc: str, enabled: bool):
 # ----------------------------------------------------------------------------- DeepJSCC
 
 
-@dataclass
+@dataclass(frozen=True)
 class JSCCTrainConfig:
     """DeepJSCC training: MSE over AWGN at SNRs uniform on ``snr_range_db`` (SNR not fed)."""
 
@@ -154,6 +160,8 @@ class JSCCTrainConfig:
     snr_range_db: tuple[float, float] = (5.0, 20.0)
     seed: int = 0
     eval_snrs_db: tuple[float, ...] = (5.0, 10.0, 15.0, 20.0)
+    max_train: int | None = None  # cap per dataset (tests); None: the whole pair split
+    max_test: int | None = None  # cap per dataset on the test metrics; None: all
 
 
 @torch.no_grad()
@@ -185,7 +193,7 @@ def train_jscc(
     codec_cfg, datasets = JSCC_PRESETS[cfg.name]
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
-    train = [load_split(n, "pair", data_dir, cfg.seed) for n in datasets]
+    train = [_cap(load_split(n, "pair", data_dir, cfg.seed), cfg.max_train) for n in datasets]
     x_all = torch.cat([d.images for d in train])
     model = DeepJSCC(codec_cfg).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
@@ -214,7 +222,7 @@ def train_jscc(
     model.eval()
     metrics: dict[str, float] = {}
     for n in datasets:
-        test = load_split(n, "test", data_dir)
+        test = _cap(load_split(n, "test", data_dir), cfg.max_test)
         for snr in cfg.eval_snrs_db:
             for key, val in evaluate_jscc(model, test, snr).items():
                 metrics[f"{n}/awgn{snr:g}dB/{key}"] = round(val, 4)
@@ -240,7 +248,7 @@ def train_jscc(
 # ----------------------------------------------------------------------------- stego
 
 
-@dataclass
+@dataclass(frozen=True)
 class StegoTrainConfig:
     """INN steganography training over a frozen, shipped DeepJSCC codec."""
 
@@ -267,6 +275,7 @@ class StegoTrainConfig:
     name: str | None = None  # default: stego_checkpoint_name(setting, lambda3)
     eval_pairs: int = 2000
     eval_snr_db: float = 15.0
+    max_train: int | None = None  # cap on each image set (tests); None: the whole pair split
 
     def checkpoint_name(self) -> str:
         from models.stego import stego_checkpoint_name
@@ -317,8 +326,9 @@ def train_stego(
     jscc = load_jscc(s.jscc, checkpoint_dir, device)
     for p in jscc.parameters():
         p.requires_grad_(False)
-    priv = load_split(s.private, "pair", data_dir, cfg.seed).images
-    host = priv if s.host == s.private else load_split(s.host, "pair", data_dir, cfg.seed).images
+    priv = _cap(load_split(s.private, "pair", data_dir, cfg.seed), cfg.max_train).images
+    host = (priv if s.host == s.private
+            else _cap(load_split(s.host, "pair", data_dir, cfg.seed), cfg.max_train).images)
     inn_cfg = INNConfig(2 * jscc.cfg.k, cfg.blocks, cfg.hidden, cfg.depth, cfg.clamp)
     inn = INN(inn_cfg).to(device)
     bob = copy.deepcopy(jscc.decoder)
@@ -407,7 +417,7 @@ def train_stego(
 # ----------------------------------------------------------------------------- Eve's MIA
 
 
-@dataclass
+@dataclass(frozen=True)
 class MIATrainConfig:
     """Eve's inversion network: her own images -> plain encoder -> her channel -> image."""
 
@@ -420,6 +430,8 @@ class MIATrainConfig:
     channel: str = "awgn"
     seed: int = 0
     name: str | None = None  # default: stego-mia-<jscc suffix>
+    max_train: int | None = None  # cap per dataset (tests); None: the whole adversary split
+    eval_images: int = 2000  # test images per dataset for the manifest's metrics
 
     def checkpoint_name(self) -> str:
         return self.name or "stego-mia-" + self.jscc.removeprefix("jscc-")
@@ -447,7 +459,8 @@ def train_mia(
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     jscc = load_jscc(cfg.jscc, checkpoint_dir, device)
-    x_all = torch.cat([load_split(n, "adversary", data_dir, cfg.seed).images for n in datasets])
+    x_all = torch.cat([_cap(load_split(n, "adversary", data_dir, cfg.seed), cfg.max_train).images
+                       for n in datasets])
     c = jscc.cfg
     net_cfg = {
         "dim": 2 * c.k,
@@ -484,7 +497,7 @@ def train_mia(
     metrics: dict[str, float] = {}
     with torch.no_grad():
         for n in datasets:
-            test = load_split(n, "test", data_dir).images[:2000].to(device)
+            test = load_split(n, "test", data_dir).images[: cfg.eval_images].to(device)
             g = torch.Generator().manual_seed(1234)
             y = apply_channel(jscc.encoder(test), 15.0, "awgn", g)
             rec = net(y)
