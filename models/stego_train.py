@@ -60,18 +60,17 @@ JSCC_PRESETS: dict[str, tuple[JSCCConfig, tuple[str, ...]]] = {
 DEFAULT_STATE_DIR = Path("runs") / "stego-state"
 
 
-def load_split(name: str, part: str, data_dir: str | None = None, seed: int = 0) -> ImageSet:
-    """``part``: "pair" / "adversary" (disjoint halves of the train split) or "test"."""
+def load_split(
+    name: str, part: str, data_dir: str | None = None, seed: int = 0, limit: int | None = None
+) -> ImageSet:
+    """``part``: "pair" / "adversary" (disjoint halves of the train split) or "test";
+    ``limit``: only its first rows (tiny runs in tests), None for all of it."""
     if part == "test":
-        return load_dataset(name, "test", data_dir)
+        data = load_dataset(name, "test", data_dir)
+        return data if limit is None else data.subset(np.arange(min(limit, len(data))))
     train = load_dataset(name, "train", data_dir)
     pair, adv = _split(name, len(train), seed)
-    return train.subset(pair if part == "pair" else adv)
-
-
-def _cap(data: ImageSet, n: int | None) -> ImageSet:
-    """The first ``n`` rows of ``data`` (all when ``n`` is None): tiny runs in tests."""
-    return data if n is None or n >= len(data) else data.subset(np.arange(n))
+    return train.subset((pair if part == "pair" else adv)[:limit])
 
 
 def _data_sha(names: Sequence[str], data_dir: str | None) -> dict[str, str]:
@@ -193,7 +192,7 @@ def train_jscc(
     codec_cfg, datasets = JSCC_PRESETS[cfg.name]
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
-    train = [_cap(load_split(n, "pair", data_dir, cfg.seed), cfg.max_train) for n in datasets]
+    train = [load_split(n, "pair", data_dir, cfg.seed, cfg.max_train) for n in datasets]
     x_all = torch.cat([d.images for d in train])
     model = DeepJSCC(codec_cfg).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
@@ -222,7 +221,7 @@ def train_jscc(
     model.eval()
     metrics: dict[str, float] = {}
     for n in datasets:
-        test = _cap(load_split(n, "test", data_dir), cfg.max_test)
+        test = load_split(n, "test", data_dir, limit=cfg.max_test)
         for snr in cfg.eval_snrs_db:
             for key, val in evaluate_jscc(model, test, snr).items():
                 metrics[f"{n}/awgn{snr:g}dB/{key}"] = round(val, 4)
@@ -326,9 +325,9 @@ def train_stego(
     jscc = load_jscc(s.jscc, checkpoint_dir, device)
     for p in jscc.parameters():
         p.requires_grad_(False)
-    priv = _cap(load_split(s.private, "pair", data_dir, cfg.seed), cfg.max_train).images
+    priv = load_split(s.private, "pair", data_dir, cfg.seed, cfg.max_train).images
     host = (priv if s.host == s.private
-            else _cap(load_split(s.host, "pair", data_dir, cfg.seed), cfg.max_train).images)
+            else load_split(s.host, "pair", data_dir, cfg.seed, cfg.max_train).images)
     inn_cfg = INNConfig(2 * jscc.cfg.k, cfg.blocks, cfg.hidden, cfg.depth, cfg.clamp)
     inn = INN(inn_cfg).to(device)
     bob = copy.deepcopy(jscc.decoder)
@@ -459,7 +458,7 @@ def train_mia(
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     jscc = load_jscc(cfg.jscc, checkpoint_dir, device)
-    x_all = torch.cat([_cap(load_split(n, "adversary", data_dir, cfg.seed), cfg.max_train).images
+    x_all = torch.cat([load_split(n, "adversary", data_dir, cfg.seed, cfg.max_train).images
                        for n in datasets])
     c = jscc.cfg
     net_cfg = {
@@ -497,7 +496,7 @@ def train_mia(
     metrics: dict[str, float] = {}
     with torch.no_grad():
         for n in datasets:
-            test = load_split(n, "test", data_dir).images[: cfg.eval_images].to(device)
+            test = load_split(n, "test", data_dir, limit=cfg.eval_images).images.to(device)
             g = torch.Generator().manual_seed(1234)
             y = apply_channel(jscc.encoder(test), 15.0, "awgn", g)
             rec = net(y)

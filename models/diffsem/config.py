@@ -63,11 +63,11 @@ class DiffSemConfig:
             v = getattr(self, key)
             if v is not None and not 0 <= v < self.T:
                 raise ConfigError(f"{key} = {v!r}: must be in 0..{self.T - 1} (T = {self.T})")
-        for key, hi_key in (("pair_high_frac", "pair_high_min"), ("ft_high_frac", "ft_high_min")):
+        for key, hi_key, top in (("pair_high_frac", "pair_high_min", self.pair_tmax),
+                                 ("ft_high_frac", "ft_high_min", self.ft_tstar_max)):
             frac, lo = getattr(self, key), getattr(self, hi_key)
             if not 0.0 <= frac <= 1.0:  # also NaN
                 raise ConfigError(f"{key} = {frac!r}: must be in [0, 1]")
-            top = self.pair_tmax if key == "pair_high_frac" else self.ft_tstar_max
             if frac > 0 and not 0 <= lo <= top:
                 raise ConfigError(f"{hi_key} = {lo!r}: must be in 0..{top} (its t* range)")
         if self.ft_init not in ("copy", "preserve"):
