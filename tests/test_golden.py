@@ -1,0 +1,72 @@
+"""Golden traces: each shipped codec's trace for a small fixed scenario (1 Bob + 2 Eves,
+40-48 packets; ``tests/golden/<codec>.yaml``) must reproduce the committed Parquet file.
+
+Tolerance: the reference codec (numpy) is compared bit for bit, every column. For the torch
+codecs every physics, header and integer / boolean metric column is compared bit for bit and
+the floating-point metric columns (``m_*``) to float rounding: ``rtol = 1e-4, atol = 1e-5``
+(batching or a reordered float32 reduction moves the last bits, nothing more).
+
+Regenerate (only when a change of behaviour is intended, and say so in the commit):
+``python tests/test_golden.py``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+GOLDEN = Path(__file__).parent / "golden"
+CODECS = ("reference", "diffsem", "stego")
+RTOL, ATOL = 1e-4, 1e-5
+
+
+def _run(codec: str, out: Path) -> pd.DataFrame:
+    from simulator.engine import run_scenario
+    from simulator.scenario import load_scenario
+    from simulator.trace import read_traces
+
+    run_scenario(load_scenario(GOLDEN / f"{codec}.yaml"), out, run_id="golden",
+                 device="cpu")
+    return read_traces(out)
+
+
+@pytest.mark.parametrize("codec", CODECS)
+def test_golden_trace(codec, tmp_path, request):
+    if codec != "reference":
+        request.getfixturevalue("data_dir")  # the torch codecs read MNIST / Fashion
+    got = _run(codec, tmp_path / "run")
+    want = pd.read_parquet(GOLDEN / f"{codec}.parquet")
+    assert list(got.columns) == list(want.columns)
+    assert len(got) == len(want)
+    if codec == "reference":
+        pd.testing.assert_frame_equal(got, want, check_exact=True)
+        return
+    for col in want.columns:
+        a, b = got[col].to_numpy(), want[col].to_numpy()
+        if col.startswith("m_") and np.issubdtype(b.dtype, np.floating):
+            np.testing.assert_allclose(a, b, rtol=RTOL, atol=ATOL, err_msg=col)
+        else:
+            np.testing.assert_array_equal(a, b, err_msg=col)
+
+
+def regenerate() -> None:
+    """Rewrite every golden Parquet file from the current code."""
+    import tempfile
+
+    import torch
+
+    torch.set_num_threads(1)
+    for codec in CODECS:
+        with tempfile.TemporaryDirectory() as tmp:
+            df = _run(codec, Path(tmp) / "run")
+        df.to_parquet(GOLDEN / f"{codec}.parquet", index=False)
+        print(f"{codec}: {len(df)} rows, {len(df.columns)} columns")
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    regenerate()
