@@ -24,9 +24,9 @@ from pathlib import Path
 
 import torch
 
-from models.device import synchronize
-from simulator.engine import run_scenario
-from simulator.scenario import load_scenario
+from semsim.models.common.device import synchronize
+from semsim.simulator.engine import run_scenario
+from semsim.simulator.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,8 +45,8 @@ def engine_rate(name: str, packets: int, decode_batch: int = 1, device: str = "c
 
 
 def diffsem_batched(packets: int, batch: int, device: str = "cpu") -> float:
-    from models.data import load_dataset
-    from models.diffsem import load_diffsem
+    from semsim.models.data import load_dataset
+    from semsim.models.diffsem import load_diffsem
 
     system = load_diffsem("mnist", with_baselines=False, device=device).system
     data = load_dataset("mnist", "test")
@@ -69,8 +69,8 @@ def diffsem_batched(packets: int, batch: int, device: str = "cpu") -> float:
 
 
 def stego_batched(packets: int, batch: int, device: str = "cpu") -> float:
-    from models.data import load_dataset
-    from models.stego import load_stego
+    from semsim.models.data import load_dataset
+    from semsim.models.stego import load_stego
 
     system = load_stego("mnist-in-fashion", device=device)
     priv, host = load_dataset("mnist", "test").images, load_dataset("fashion", "test").images
@@ -97,7 +97,7 @@ def main() -> None:
     ap.add_argument("--codecs", default="stego,diffsem")
     ap.add_argument("--out", default="results/bench_codecs.json")
     args = ap.parse_args()
-    from models.device import resolve_device
+    from semsim.models.common.device import resolve_device
 
     device = resolve_device(args.device)
     torch.set_num_threads(1)

@@ -20,15 +20,15 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from models.device import synchronize
+from semsim.models.common.device import synchronize
 
 
 def _system(dataset: str, device: str = "cpu"):
-    from models.checkpoint import CheckpointError
-    from models.diffsem.config import make_config
-    from models.diffsem.loader import load_diffsem
-    from models.diffsem.system import DiffSemSystem
-    from models.diffsem.training import build_direct_attacker
+    from semsim.models.checkpoint import CheckpointError
+    from semsim.models.diffsem.config import make_config
+    from semsim.models.diffsem.loader import load_diffsem
+    from semsim.models.diffsem.system import DiffSemSystem
+    from semsim.models.diffsem.training import build_direct_attacker
 
     try:
         b = load_diffsem(dataset, with_baselines=False, device=device)
@@ -115,7 +115,7 @@ def main(argv=None) -> int:
                          "paper's width)")
     ap.add_argument("--out", default="results/bench_diffsem.json")
     args = ap.parse_args(argv)
-    from models.device import resolve_device
+    from semsim.models.common.device import resolve_device
 
     device = resolve_device(args.device)
     if args.threads > 0:  # 0: torch's default (all cores)
@@ -127,8 +127,8 @@ def main(argv=None) -> int:
     train = bench_unet_train(sys_, device=device)
     widths = [int(w) for w in args.unet_widths.split(",") if w]
     if widths:
-        from models.diffsem.config import make_config
-        from models.diffsem.system import DiffSemSystem
+        from semsim.models.diffsem.config import make_config
+        from semsim.models.diffsem.system import DiffSemSystem
 
         train["unet_widths"] = [
             bench_unet_train(DiffSemSystem(make_config(args.dataset, n_feat=w)).to(device),

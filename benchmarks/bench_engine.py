@@ -20,8 +20,8 @@ import time
 
 import simpy
 
-from simulator.engine import run_scenario
-from simulator.scenario import parse_scenario
+from semsim.simulator.engine import run_scenario
+from semsim.simulator.scenario import parse_scenario
 
 NUM_EVES = 8
 

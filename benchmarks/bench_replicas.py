@@ -24,8 +24,8 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from simulator.engine import run_replicas
-from simulator.scenario import load_scenario
+from semsim.simulator.engine import run_replicas
+from semsim.simulator.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -54,7 +54,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--out", default="results/bench_replicas.json")
     args = ap.parse_args()
-    from models.device import resolve_device
+    from semsim.models.common.device import resolve_device
 
     device = resolve_device(args.device)
     torch.set_num_threads(1)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from simulator.sweep import collect, parse_axis, plan_sweep, run_sweep
+from semsim.simulator.sweep import collect, parse_axis, plan_sweep, run_sweep
 
 SCENARIO = Path(__file__).resolve().parents[1] / "scenarios" / "diffsem_walk_past.yaml"
 

@@ -15,7 +15,11 @@ if [ -d .whl ]; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
     --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site:${PYTHONPATH:-}
 fi
-export PYTHONPATH=$PWD:${PYTHONPATH:-}
+# the semsim namespace without installing: semsim.simulator -> simulator/, semsim.models -> models/
+mkdir -p /tmp/semsim-ns/semsim
+ln -sfn "$PWD/simulator" /tmp/semsim-ns/semsim/simulator
+ln -sfn "$PWD/models" /tmp/semsim-ns/semsim/models
+export PYTHONPATH=/tmp/semsim-ns:$PWD:${PYTHONPATH:-}
 if [ -d .gpu/data ]; then export SEMSIM_DATA=${SEMSIM_DATA:-$PWD/.gpu/data}; fi
 elapsed() { echo $(( $(date +%s) - START )); }
 {

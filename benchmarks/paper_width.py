@@ -27,12 +27,12 @@ from pathlib import Path
 
 import torch
 
-from models.device import resolve_device, synchronize
-from models.diffsem.config import make_config
-from models.diffsem.evaluation import test_packets
-from models.diffsem.loader import load_diffsem
-from models.diffsem.system import DiffSemSystem
-from models.diffsem.training import load_splits, stage_finetune, stage_unet
+from semsim.models.common.device import resolve_device, synchronize
+from semsim.models.diffsem.config import make_config
+from semsim.models.diffsem.evaluation import test_packets
+from semsim.models.diffsem.loader import load_diffsem
+from semsim.models.diffsem.system import DiffSemSystem
+from semsim.models.diffsem.training import load_splits, stage_finetune, stage_unet
 
 __all__ = ["bob_rows", "main"]
 

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from models.provenance import atomic_write, git_state, package_versions, sha256_file
+from semsim.models.common.provenance import atomic_write, git_state, package_versions, sha256_file
 
 __all__ = [
     "CHECKPOINT_DIR",
@@ -78,7 +78,7 @@ def save_checkpoint(
         "metrics": dict(metrics),
         "seed": int(seed),
         "data_sha256": dict(data_sha256),
-        "git_commit": git["commit"],
+        "git_state": git["commit"],
         "git_dirty": git["dirty"],
         "package_versions": package_versions(),
         "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),

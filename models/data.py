@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from models.provenance import atomic_write, sha256_file
+from semsim.models.common.provenance import atomic_write, sha256_file
 
 __all__ = [
     "DATASETS",

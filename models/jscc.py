@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from models.channel import awgn, rayleigh_equalized
+from semsim.models.channel import awgn, rayleigh_equalized
 
 __all__ = [
     "JSCCConfig",

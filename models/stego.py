@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from models.jscc import (
+from semsim.models.jscc import (
     DeepJSCC,
     JSCCConfig,
     JSCCDecoder,
@@ -301,7 +301,7 @@ def stego_step(
     z_p in z_c, which is power-normalised, sent over ``channel`` at ``snr_db`` and inverted
     with l_hat; Bob's decoder maps z_p_hat to x_p_hat. Also returns ``xp_hat`` (detached).
     """
-    from models.jscc import apply_channel
+    from semsim.models.jscc import apply_channel
 
     with torch.no_grad():
         zp, zh = encoder(xp), encoder(xh)
@@ -403,7 +403,7 @@ class StegoSystem(nn.Module):
 
 
 def _dir(checkpoint_dir: str | os.PathLike[str] | None) -> Path:
-    from models.checkpoint import CHECKPOINT_DIR
+    from semsim.models.checkpoint import CHECKPOINT_DIR
 
     return Path(checkpoint_dir) if checkpoint_dir is not None else CHECKPOINT_DIR
 
@@ -412,7 +412,7 @@ def load_jscc(
     name: str, checkpoint_dir: str | os.PathLike[str] | None = None, device: str = "cpu"
 ) -> DeepJSCC:
     """Load a shipped DeepJSCC codec (e.g. ``jscc-gray28``) in eval mode."""
-    from models.checkpoint import load_checkpoint, read_manifest
+    from semsim.models.checkpoint import load_checkpoint, read_manifest
 
     d = _dir(checkpoint_dir)
     cfg = JSCCConfig(**read_manifest(d, name)["config"]["codec"])
@@ -436,7 +436,7 @@ def load_stego(
     else the slides' lambdas with ``lambda3`` (:func:`stego_checkpoint_name`) if given,
     else the setting's default (the tuned one where shipped).
     """
-    from models.checkpoint import CheckpointError, load_checkpoint, read_manifest
+    from semsim.models.checkpoint import CheckpointError, load_checkpoint, read_manifest
 
     if setting not in SETTINGS:
         raise KeyError(f"unknown stego setting {setting!r}; choose one of {sorted(SETTINGS)}")

@@ -49,7 +49,7 @@ def _train_common(p: argparse.ArgumentParser) -> None:
 def _setup(args: argparse.Namespace) -> str:
     import torch
 
-    from models.device import resolve_device
+    from semsim.models.common.device import resolve_device
 
     torch.set_num_threads(max(1, args.threads))
     return resolve_device(args.device)
@@ -70,7 +70,7 @@ def _replace(cfg, args: argparse.Namespace, **fields):
 
 
 def _kw(args: argparse.Namespace, device: str) -> dict:
-    from models.checkpoint import CHECKPOINT_DIR
+    from semsim.models.checkpoint import CHECKPOINT_DIR
 
     return {
         "out_dir": args.out or CHECKPOINT_DIR,
@@ -84,7 +84,7 @@ def _kw(args: argparse.Namespace, device: str) -> dict:
 
 def _cmd_jscc(args: argparse.Namespace) -> int:
     device = _setup(args)
-    from models.stego_train import JSCCTrainConfig, train_jscc
+    from semsim.models.stego_train import JSCCTrainConfig, train_jscc
 
     cfg = _replace(
         JSCCTrainConfig(name=args.preset),
@@ -100,7 +100,7 @@ def _cmd_jscc(args: argparse.Namespace) -> int:
 
 def _cmd_stego(args: argparse.Namespace) -> int:
     device = _setup(args)
-    from models.stego_train import StegoTrainConfig, train_stego
+    from semsim.models.stego_train import StegoTrainConfig, train_stego
 
     cfg = _replace(
         StegoTrainConfig(setting=args.setting),
@@ -128,7 +128,7 @@ def _cmd_stego(args: argparse.Namespace) -> int:
 
 def _cmd_mia(args: argparse.Namespace) -> int:
     device = _setup(args)
-    from models.stego_train import MIATrainConfig, train_mia
+    from semsim.models.stego_train import MIATrainConfig, train_mia
 
     cfg = _replace(
         MIATrainConfig(jscc=args.jscc),
@@ -146,7 +146,7 @@ def _cmd_mia(args: argparse.Namespace) -> int:
 
 def _cmd_eval(args: argparse.Namespace) -> int:
     device = _setup(args)
-    from models.stego_eval import run_eval
+    from semsim.models.stego_eval import run_eval
 
     run_eval(
         setting=args.setting,

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import torch
 
-from models.data import load_dataset
-from models.jscc import apply_channel, complex_to_real, real_to_complex
-from models.metrics import ms_ssim, psnr, ssim
-from models.stego import (
+from semsim.models.data import load_dataset
+from semsim.models.jscc import apply_channel, complex_to_real, real_to_complex
+from semsim.models.metrics import ms_ssim, psnr, ssim
+from semsim.models.stego import (
     SETTINGS,
     StegoSetting,
     StegoSystem,

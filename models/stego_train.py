@@ -22,17 +22,17 @@ import numpy as np
 import torch
 from torch import nn
 
-from models.checkpoint import (
+from semsim.models.checkpoint import (
     CHECKPOINT_DIR,
     load_training_state,
     read_manifest,
     save_checkpoint,
     save_training_state,
 )
-from models.data import ImageSet, dataset_sha256, iterate_minibatches, load_dataset
-from models.data import split_pair_adversary as _split
-from models.jscc import DeepJSCC, JSCCConfig, apply_channel, sample_snr_db
-from models.metrics import psnr, ssim
+from semsim.models.data import ImageSet, dataset_sha256, iterate_minibatches, load_dataset
+from semsim.models.data import split_pair_adversary as _split
+from semsim.models.jscc import DeepJSCC, JSCCConfig, apply_channel, sample_snr_db
+from semsim.models.metrics import psnr, ssim
 
 __all__ = [
     "JSCC_PRESETS",
@@ -277,7 +277,7 @@ class StegoTrainConfig:
     max_train: int | None = None  # cap on each image set (tests); None: the whole pair split
 
     def checkpoint_name(self) -> str:
-        from models.stego import stego_checkpoint_name
+        from semsim.models.stego import stego_checkpoint_name
 
         return self.name or stego_checkpoint_name(self.setting, self.lambda3)
 
@@ -306,7 +306,7 @@ def train_stego(
     """
     import copy
 
-    from models.stego import (
+    from semsim.models.stego import (
         INN,
         SETTINGS,
         INNConfig,
@@ -316,7 +316,7 @@ def train_stego(
         load_jscc,
         stego_step,
     )
-    from models.stego_eval import evaluate_link
+    from semsim.models.stego_eval import evaluate_link
 
     s = SETTINGS[cfg.setting]
     name = cfg.checkpoint_name()
@@ -451,7 +451,7 @@ def train_mia(
     Eve only queries the plain DeepJSCC encoder (a black box: no gradients through it) and
     observes its output through her own channel; the decoder is never used.
     """
-    from models.stego import InversionNet, load_jscc
+    from semsim.models.stego import InversionNet, load_jscc
 
     name = cfg.checkpoint_name()
     datasets = JSCC_PRESETS[cfg.jscc][1]

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-__all__ = ["DEFAULT_COLUMNS", "PREFERRED_METRICS", "default_metric", "mean_ci", "plot_run",
+from semsim.models.common.stats import mean_ci
+
+__all__ = ["DEFAULT_COLUMNS", "PREFERRED_METRICS", "default_metric", "plot_run",
            "plot_sweep", "summarize", "sweep_plot_axes"]
 
 #: Columns summarised by default (plus every codec metric ``m_*``), when present.
@@ -57,23 +58,6 @@ def _save(fig, out_path: str | Path) -> Path:
     fig.savefig(out, dpi=120)
     _pyplot().close(fig)
     return out
-
-
-def mean_ci(values: Sequence[float] | np.ndarray, level: float = 0.95) -> tuple[float, float,
-                                                                                float, int]:
-    """(mean, lower, upper, n) of the finite ``values``; Student-t interval at ``level``.
-
-    n < 2 gives an interval of NaN (no spread to estimate from)."""
-    x = np.asarray(values, dtype=float)
-    x = x[np.isfinite(x)]
-    n = int(x.size)
-    if n == 0:
-        return float("nan"), float("nan"), float("nan"), 0
-    m = float(x.mean())
-    if n < 2:
-        return m, float("nan"), float("nan"), n
-    half = float(stats.t.ppf(0.5 + level / 2, n - 1) * x.std(ddof=1) / np.sqrt(n))
-    return m, m - half, m + half, n
 
 
 def summarize(df: pd.DataFrame, by: Sequence[str] = ("node", "role"),

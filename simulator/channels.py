@@ -21,8 +21,8 @@ from typing import Literal
 import numpy as np
 from scipy import special
 
-from simulator.errors import check
-from simulator.units import SPEED_OF_LIGHT_MPS
+from semsim.models.common.units import SPEED_OF_LIGHT_MPS
+from semsim.simulator.errors import check
 
 __all__ = [
     "AWGN",

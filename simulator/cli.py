@@ -15,9 +15,9 @@ __all__ = ["build_parser", "main"]
 
 def build_parser() -> argparse.ArgumentParser:
     """Assemble the full ``semsim`` argument parser from each family's registrations."""
-    from models import stego_cli
-    from models.diffsem import cli as diffsem_cli
-    from simulator import commands as sim_commands
+    from semsim.models import stego_cli
+    from semsim.models.diffsem import cli as diffsem_cli
+    from semsim.simulator import commands as sim_commands
 
     parser = argparse.ArgumentParser(
         prog="semsim", description="Discrete-event simulator for secure semantic communication."
@@ -40,8 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
 #: errors the model commands raise for bad input (missing checkpoint or data file, a
 #: modified weight file, an unavailable device): (module, class) so that checking them
 #: never imports torch.
-_USER_ERRORS = (("models.checkpoint", "CheckpointError"), ("models.data", "DatasetError"),
-                ("models.device", "DeviceError"), ("models.diffsem.config", "ConfigError"))
+_USER_ERRORS = (("semsim.models.checkpoint", "CheckpointError"),
+                ("semsim.models.data", "DatasetError"),
+                ("semsim.models.common.device", "DeviceError"),
+                ("semsim.models.diffsem.config", "ConfigError"))
 
 
 def _is_user_error(exc: BaseException) -> bool:

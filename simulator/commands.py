@@ -78,7 +78,7 @@ def register(subparsers) -> None:
 
 
 def _load(args):
-    from simulator.scenario import load_scenario
+    from semsim.simulator.scenario import load_scenario
 
     return load_scenario(args.scenario, args.overrides)
 
@@ -92,7 +92,7 @@ def _summary(scenario) -> str:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     """Validate a scenario: exit 0 and a summary, or exit 2 and the named error."""
-    from simulator.errors import ScenarioError
+    from semsim.simulator.errors import ScenarioError
 
     try:
         scenario = _load(args)
@@ -105,7 +105,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run every replica of a scenario into <out>/<run_id>/."""
-    from simulator.errors import ScenarioError
+    from semsim.simulator.errors import ScenarioError
 
     try:
         scenario = _load(args)
@@ -114,7 +114,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2
     from tqdm import tqdm
 
-    from simulator.engine import new_run_id, run_replicas
+    from semsim.simulator.engine import new_run_id, run_replicas
 
     seed = scenario.run.seed if args.seed is None else args.seed
     run_id = args.run_id or new_run_id(scenario, seed)
@@ -143,8 +143,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     report/timeseries.png inside the run folder."""
     import pandas as pd
 
-    from simulator.analysis import default_metric, plot_run, summarize
-    from simulator.trace import read_traces
+    from semsim.simulator.analysis import default_metric, plot_run, summarize
+    from semsim.simulator.trace import read_traces
 
     if not 0 < args.level < 1:
         print(f"error: --level must be in (0, 1) (got {args.level})", file=sys.stderr)
@@ -185,7 +185,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def _report_sweep(args: argparse.Namespace) -> int:
     """``semsim report`` on a sweep folder: re-collect the summary over the finished
     replicas (of a sweep still running or interrupted, too) and re-plot it."""
-    from simulator.sweep import collect, load_plan
+    from semsim.simulator.sweep import collect, load_plan
 
     plan = load_plan(args.run_dir)
     by = [c for c in args.by.split(",") if c]
@@ -203,7 +203,7 @@ def _report_sweep(args: argparse.Namespace) -> int:
 
 def _show_sweep(plan, summary, metric: str | None, group: str, flag: str) -> int:
     """Print ``metric``'s rows of a sweep summary and plot it to ``sweep.png``."""
-    from simulator.analysis import default_metric, plot_sweep
+    from semsim.simulator.analysis import default_metric, plot_sweep
 
     cols = set(summary["column"])
     column = metric or default_metric(summary["column"].unique(),
@@ -226,8 +226,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from simulator.errors import ScenarioError
-    from simulator.sweep import collect, parse_axis, plan_sweep, run_sweep
+    from semsim.simulator.errors import ScenarioError
+    from semsim.simulator.sweep import collect, parse_axis, plan_sweep, run_sweep
 
     try:
         if not args.axis:

@@ -14,7 +14,7 @@ from typing import Literal
 
 import numpy as np
 
-from simulator.errors import check
+from semsim.simulator.errors import check
 
 __all__ = ["DatasetImages", "Options", "build"]
 
@@ -38,7 +38,7 @@ class DatasetImages:
     """Seeded stream over one split of a dataset (loaded once, held as numpy)."""
 
     def __init__(self, options: Options, rng: np.random.Generator) -> None:
-        from models.data import load_dataset
+        from semsim.models.data import load_dataset
 
         data = load_dataset(options.name, options.split, options.data_dir)
         n = len(data) if options.limit is None else min(options.limit, len(data))

@@ -30,20 +30,25 @@ import numpy as np
 import simpy
 import yaml
 
-from simulator import channels as ch
-from simulator.codecs import CODECS, Transmission, batched_source, decode_many
-from simulator.errors import ScenarioError
-from simulator.link_budget import mean_snr_db as link_mean_snr_db
-from simulator.link_budget import noise_power_dbm
-from simulator.nodes import Alice, FeedbackChannel, Packet, Receiver, TrafficSchedule
-from simulator.pathloss import log_distance_path_loss_db
-from simulator.rng import seed_sequence, stream
-from simulator.runinfo import atomic_write_text, command_line, git_commit, package_versions
-from simulator.scenario import Scenario, scenario_to_dict
-from simulator.secrecy import capacity_bps_hz, secrecy_capacity_bps_hz
-from simulator.sources import SOURCES
-from simulator.trace import TraceWriter
-from simulator.units import db_to_lin, lin_to_db
+from semsim.models.common.provenance import (
+    atomic_write_text,
+    command_line,
+    git_state,
+    package_versions,
+)
+from semsim.models.common.seeds import seed_sequence, stream
+from semsim.models.common.units import db_to_lin, lin_to_db
+from semsim.simulator import channels as ch
+from semsim.simulator.codecs import CODECS, Transmission, batched_source, decode_many
+from semsim.simulator.errors import ScenarioError
+from semsim.simulator.link_budget import mean_snr_db as link_mean_snr_db
+from semsim.simulator.link_budget import noise_power_dbm
+from semsim.simulator.nodes import Alice, FeedbackChannel, Packet, Receiver, TrafficSchedule
+from semsim.simulator.pathloss import log_distance_path_loss_db
+from semsim.simulator.scenario import Scenario, scenario_to_dict
+from semsim.simulator.secrecy import capacity_bps_hz, secrecy_capacity_bps_hz
+from semsim.simulator.sources import SOURCES
+from semsim.simulator.trace import TraceWriter
 
 __all__ = [
     "BroadcastLink",
@@ -391,7 +396,7 @@ def _write_run_metadata(run_dir: Path, scenario: Scenario, run_id: str, seed: in
         "replicas": scenario.run.replicas,
         "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "command": command_line(),
-        "git": git_commit(),
+        "git": git_state(),
         "versions": package_versions(),
         "trace_dtypes_doc": "docs/traces.md",
     }
@@ -480,7 +485,7 @@ def _finish_replica(rep: _Replica, scenario: Scenario, run_dir: Path, run_id: st
         "replica": rep.replica,
         "seed": seed,
         "streams": "SeedSequence(entropy=seed, spawn_key=(replica, name_key(node), "
-                   "name_key(purpose)))  # simulator.rng",
+                   "name_key(purpose)))  # models.common.seeds",
         "num_packets": result.num_packets,
         "num_rows": result.num_rows,
         "sim_time_s": result.sim_time_s,

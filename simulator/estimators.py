@@ -15,8 +15,8 @@ from typing import Literal
 
 import numpy as np
 
-from simulator.errors import check
-from simulator.units import lin_to_db
+from semsim.models.common.units import lin_to_db
+from semsim.simulator.errors import check
 
 __all__ = [
     "BiasEstimator",

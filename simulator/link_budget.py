@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from simulator.errors import check
-from simulator.units import thermal_noise_dbm
+from semsim.models.common.units import thermal_noise_dbm
+from semsim.simulator.errors import check
 
 __all__ = ["LinkConfig", "mean_snr_db", "noise_power_dbm"]
 

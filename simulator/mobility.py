@@ -14,7 +14,7 @@ from typing import Literal
 
 import numpy as np
 
-from simulator.errors import check
+from semsim.simulator.errors import check
 
 __all__ = [
     "ConstantVelocity",

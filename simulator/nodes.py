@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import simpy
 
-from simulator.scenario import TrafficConfig
+from semsim.simulator.scenario import TrafficConfig
 
 __all__ = ["Alice", "FeedbackChannel", "Packet", "Receiver", "Report", "TrafficSchedule"]
 

@@ -11,7 +11,7 @@ import difflib
 import importlib
 from types import ModuleType
 
-from simulator.errors import ScenarioError
+from semsim.simulator.errors import ScenarioError
 
 __all__ = ["Registry"]
 

@@ -21,20 +21,20 @@ from typing import Any, Literal
 
 import yaml
 
-from simulator.channels import ChannelConfig
-from simulator.codecs import CODECS
-from simulator.errors import ScenarioError, check
-from simulator.estimators import EstimatorConfig
-from simulator.link_budget import LinkConfig
-from simulator.mobility import (
+from semsim.simulator.channels import ChannelConfig
+from semsim.simulator.codecs import CODECS
+from semsim.simulator.errors import ScenarioError, check
+from semsim.simulator.estimators import EstimatorConfig
+from semsim.simulator.link_budget import LinkConfig
+from semsim.simulator.mobility import (
     ConstantVelocity,
     GaussMarkov,
     MobilityConfig,
     RandomWaypoint,
     Static,
 )
-from simulator.pathloss import PropagationConfig
-from simulator.sources import SOURCES
+from semsim.simulator.pathloss import PropagationConfig
+from semsim.simulator.sources import SOURCES
 
 __all__ = [
     "AliceConfig",

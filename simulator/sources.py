@@ -12,13 +12,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulator.errors import check
-from simulator.plugins import Registry
+from semsim.simulator.errors import check
+from semsim.simulator.plugins import Registry
 
 __all__ = ["SOURCES", "Options", "SyntheticImages", "build"]
 
-SOURCES = Registry("image source", {"synthetic": "simulator.sources",
-                                      "dataset": "simulator.datasets"})
+SOURCES = Registry("image source", {"synthetic": "semsim.simulator.sources",
+                                      "dataset": "semsim.simulator.datasets"})
 
 
 @dataclass(frozen=True)

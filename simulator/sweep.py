@@ -32,7 +32,7 @@ from typing import Any
 
 import yaml
 
-from simulator.errors import ScenarioError
+from semsim.simulator.errors import ScenarioError
 
 __all__ = ["BACKENDS", "Axis", "SweepPlan", "collect", "load_plan", "parse_axis", "plan_sweep",
            "read_sweep", "run_sweep"]
@@ -96,7 +96,7 @@ def plan_sweep(scenario_path: str | Path, axes: Sequence[Axis], out_dir: str | P
                overrides: Sequence[str] = ()) -> SweepPlan:
     """Validate every point's scenario up front (a typo fails before any run) and return
     the plan. ``seed`` None -> the scenario's ``run.seed`` (of the first point)."""
-    from simulator.scenario import load_scenario
+    from semsim.simulator.scenario import load_scenario
 
     if replicas < 1:
         raise ScenarioError("--replicas", "must be >= 1", replicas)
@@ -127,8 +127,8 @@ def _done(run_dir: Path, replica: int) -> bool:
 
 def _run_task(scenario_path: str, overrides: list[str], run_dir: str, run_id: str, seed: int,
               replicas: list[int], device: str | None) -> int:
-    from simulator.engine import run_replicas
-    from simulator.scenario import load_scenario
+    from semsim.simulator.engine import run_replicas
+    from semsim.simulator.scenario import load_scenario
 
     scenario = load_scenario(scenario_path, overrides)
     res = run_replicas(scenario, run_dir, seed, replicas=replicas, run_id=run_id,
@@ -140,7 +140,7 @@ def _run_task_files(scenario, run_id: str, seed: int, replicas: list[int],
                     device: str | None) -> dict[str, bytes]:
     """Run replicas in a scratch folder; return its files {relative path: bytes} (a Ray
     task: the worker needs neither the scenario file nor the sweep folder)."""
-    from simulator.engine import run_replicas
+    from semsim.simulator.engine import run_replicas
 
     with tempfile.TemporaryDirectory(prefix="semsim-task-") as tmp:
         root = Path(tmp)
@@ -152,7 +152,7 @@ def _run_task_files(scenario, run_id: str, seed: int, replicas: list[int],
 def _store_task_files(run_dir: Path, replicas: list[int], files: dict[str, bytes]) -> None:
     """Write a task's files into its run folder, the replica markers last (a crash in
     between leaves those replicas not done, so a rerun repeats them)."""
-    from simulator.runinfo import atomic_write_bytes
+    from semsim.models.common.provenance import atomic_write_bytes
 
     markers = {f"replicas/r{r:03d}.json" for r in replicas}
     if not markers <= set(files):
@@ -176,13 +176,18 @@ def _task_error(plan: SweepPlan, point: int, replicas: list[int],
 
 
 def _write_plan(plan: SweepPlan) -> None:
-    from simulator.runinfo import atomic_write_text, command_line, git_commit, package_versions
+    from semsim.models.common.provenance import (
+        atomic_write_text,
+        command_line,
+        git_state,
+        package_versions,
+    )
 
     meta = {
         "scenario": plan.scenario_path, "overrides": list(plan.overrides),
         "axes": [{"key": a.key, "values": list(a.values)} for a in plan.axes],
         "points": plan.points, "replicas": plan.replicas, "seed": plan.seed,
-        "command": command_line(), "git": git_commit(), "versions": package_versions(),
+        "command": command_line(), "git": git_state(), "versions": package_versions(),
     }
     path = plan.out_dir / "sweep.json"
     if path.is_file():
@@ -277,7 +282,7 @@ def _run_local(plan: SweepPlan, todo: list[tuple[int, list[int]]], *, workers: i
 def _tasks_to_run(plan: SweepPlan) -> tuple[list[tuple[int, list[int]]], int]:
     """(tasks, number of replicas already done): a task is a point and up to its
     ``codec.batch_replicas`` not-done replicas, run together in one process."""
-    from simulator.scenario import load_scenario
+    from semsim.simulator.scenario import load_scenario
 
     todo, skipped = [], 0
     for p, point in enumerate(plan.points):
@@ -335,7 +340,7 @@ def _run_ray(plan: SweepPlan, todo: list[tuple[int, list[int]]], *, device: str 
              progress: Callable[[int], None] | None, gpus_per_task: float) -> None:
     import ray
 
-    from simulator.scenario import load_scenario
+    from semsim.simulator.scenario import load_scenario
 
     remote = ray.remote(num_cpus=1, num_gpus=gpus_per_task, max_retries=0)(_run_task_files)
     scenarios = {p: load_scenario(plan.scenario_path, plan.point_overrides(plan.points[p]))
@@ -418,8 +423,8 @@ def collect(plan: SweepPlan, by: Sequence[str] = ("node", "role"), level: float 
     axis key, the group columns, ``column``, ``mean``, ``ci_low``, ``ci_high``, ``n``,
     ``ci_over``); also written to ``summary.csv`` and ``summary.parquet`` in the sweep
     folder."""
-    from simulator.analysis import summarize
-    from simulator.runinfo import atomic_write_bytes, atomic_write_text
+    from semsim.models.common.provenance import atomic_write_bytes, atomic_write_text
+    from semsim.simulator.analysis import summarize
 
     out = _per_point(plan, lambda df: summarize(df, by=by, level=level))
     buf = io.BytesIO()

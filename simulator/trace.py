@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from simulator.runinfo import atomic_write_bytes
+from semsim.models.common.provenance import atomic_write_bytes
 
 __all__ = [
     "EVENT_COLUMNS",

@@ -11,7 +11,7 @@ torch.set_num_threads(1)
 @pytest.fixture(scope="session")
 def data_dir():
     """The real dataset directory, or skip when it is not on this machine."""
-    from models.data import DatasetError, resolve_data_dir
+    from semsim.models.data import DatasetError, resolve_data_dir
 
     try:
         path = resolve_data_dir()

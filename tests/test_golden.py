@@ -25,9 +25,9 @@ RTOL, ATOL = 1e-4, 1e-5
 
 
 def _run(codec: str, out: Path) -> pd.DataFrame:
-    from simulator.engine import run_scenario
-    from simulator.scenario import load_scenario
-    from simulator.trace import read_traces
+    from semsim.simulator.engine import run_scenario
+    from semsim.simulator.scenario import load_scenario
+    from semsim.simulator.trace import read_traces
 
     run_scenario(load_scenario(GOLDEN / f"{codec}.yaml"), out, run_id="golden",
                  device="cpu")

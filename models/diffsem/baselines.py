@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from models.diffusion import NoiseSchedule
+from semsim.models.diffusion import NoiseSchedule
 
 from .networks import power_normalize
 

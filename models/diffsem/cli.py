@@ -94,8 +94,8 @@ def _run_train(args) -> int:
 
     import torch
 
-    from models.checkpoint import CHECKPOINT_DIR
-    from models.device import resolve_device
+    from semsim.models.checkpoint import CHECKPOINT_DIR
+    from semsim.models.common.device import resolve_device
 
     from .config import make_config
     from .training import train_diffsem

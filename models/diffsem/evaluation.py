@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from models.channel import awgn
-from models.data import load_dataset
-from models.metrics import ms_ssim, psnr, ssim
+from semsim.models.channel import awgn
+from semsim.models.data import load_dataset
+from semsim.models.metrics import ms_ssim, psnr, ssim
 
 from .baselines import direct_noise, permute_quadrants
 from .loader import LoadedDiffSem, load_diffsem, load_work_dir
@@ -37,7 +37,7 @@ def _acc(logits: torch.Tensor, lab: torch.Tensor) -> float:
 def link_pair(system, x0, tstar, snr_bob, snr_eve, g):
     """One self-noised transmission heard by Bob and Eve (independent AWGN), both at the
     header-rescaled (Bob) scaling."""
-    from models.diffusion import select_tprime, self_noise, transmit_power
+    from semsim.models.diffusion import select_tprime, self_noise, transmit_power
 
     sch = system.schedule
     tp = select_tprime(tstar, snr_bob, sch)
@@ -488,7 +488,7 @@ def _save(df, path: Path):
 
 
 def _write_tables(out: Path) -> Path:
-    from models.provenance import atomic_write_text
+    from semsim.models.common.provenance import atomic_write_text
 
     from .report import render_tables
 
@@ -510,7 +510,7 @@ def run_eval(args) -> dict:
         return {"tables": str(p)}
     if args.threads:
         torch.set_num_threads(args.threads)
-    from models.device import resolve_device
+    from semsim.models.common.device import resolve_device
 
     device = resolve_device(args.device)
     if getattr(args, "work_dir", None):
@@ -532,7 +532,7 @@ def run_eval(args) -> dict:
         df = pd.DataFrame(eval_tstar(b, x, lab, args.snr_db, tstars, seed=args.seed))
         df.insert(0, "dataset", args.dataset)
         _save(df, out / "acc_vs_tstar")
-        from models.diffusion import esnr_db
+        from semsim.models.diffusion import esnr_db
 
         eq = [float(esnr_db(max(t, 1)).clamp(-15.0, 40.0)) for t in tstars]
         ib = pd.DataFrame(eval_ibal(b, x, lab, eq, seed=args.seed, tstar_equiv=tstars))

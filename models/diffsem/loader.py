@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from models.checkpoint import CHECKPOINT_DIR, CheckpointError, load_checkpoint, read_manifest
+from semsim.models.checkpoint import CHECKPOINT_DIR, CheckpointError, load_checkpoint, read_manifest
 
 from .config import DiffSemConfig
 from .networks import build_judges

@@ -17,8 +17,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from models.channel import awgn
-from models.diffusion import DDIMSampler, NoiseSchedule, select_tprime, self_noise, transmit_power
+from semsim.models.channel import awgn
+from semsim.models.diffusion import (
+    DDIMSampler,
+    NoiseSchedule,
+    select_tprime,
+    self_noise,
+    transmit_power,
+)
 
 from .config import DiffSemConfig
 from .networks import (

@@ -22,13 +22,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from models.channel import awgn
-from models.checkpoint import (
+from semsim.models.channel import awgn
+from semsim.models.checkpoint import (
     load_training_state,
     save_checkpoint,
     save_training_state,
 )
-from models.data import dataset_sha256, load_dataset, split_pair_adversary
+from semsim.models.data import dataset_sha256, load_dataset, split_pair_adversary
 
 from .baselines import IBAL, direct_noise, ibal_lambda
 from .config import DiffSemConfig

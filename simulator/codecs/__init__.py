@@ -7,18 +7,18 @@ neural models of :mod:`models` (loaded from the shipped checkpoints) without eng
 
 from __future__ import annotations
 
-from simulator.codecs.base import (
+from semsim.simulator.codecs.base import (
     Codec,
     Transmission,
     batched_source,
     decode_many,
     resolve_device,
 )
-from simulator.plugins import Registry
+from semsim.simulator.plugins import Registry
 
 __all__ = ["CODECS", "Codec", "Transmission", "batched_source", "decode_many",
            "resolve_device"]
 
-CODECS = Registry("codec", {"reference": "simulator.codecs.reference",
-                            "stego": "simulator.codecs.stego",
-                            "diffsem": "simulator.codecs.diffsem"})
+CODECS = Registry("codec", {"reference": "semsim.simulator.codecs.reference",
+                            "stego": "semsim.simulator.codecs.stego",
+                            "diffsem": "semsim.simulator.codecs.diffsem"})

@@ -15,7 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from models.device import resolve_device
+from semsim.models.common.device import resolve_device
 
 __all__ = ["Codec", "PreparedSource", "RowLayout", "Transmission", "batched_source",
            "decode_many", "per_packet_prepared", "prepare_torch", "resolve_device"]
@@ -77,7 +77,7 @@ class Codec(Protocol):
 
 def prepare_torch(device: str, num_threads: int) -> str:
     """Set torch's intra-op threads for codec calls (0 keeps torch's default) and return
-    ``device`` resolved (:func:`models.device.resolve_device`).
+    ``device`` resolved (:func:`models.common.device.resolve_device`).
 
     Per-event batches are tiny (one packet, a few receivers): more threads only add
     synchronisation, and on a loaded machine spinning threads slow each call by 100x or

@@ -25,8 +25,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from simulator.codecs.base import RowLayout, Transmission, per_packet_prepared, prepare_torch
-from simulator.errors import ScenarioError, check
+from semsim.simulator.codecs.base import RowLayout, Transmission, per_packet_prepared, prepare_torch
+from semsim.simulator.errors import ScenarioError, check
 
 __all__ = ["DiffSemCodec", "Options", "build"]
 
@@ -65,7 +65,7 @@ class DiffSemCodec:
                  device: str = "cpu") -> None:
         import torch
 
-        from models.diffsem import load_diffsem
+        from semsim.models.diffsem import load_diffsem
 
         self.options = options
         self.device = device
@@ -135,7 +135,7 @@ class DiffSemCodec:
         judge over every Eve row (each row with its own packet's t*, t' and label)."""
         import torch
 
-        from models.metrics import psnr, ssim
+        from semsim.models.metrics import psnr, ssim
 
         p, r = len(txs), len(roles)
         y = torch.as_tensor(np.concatenate(received), dtype=torch.float32, device=self.device)

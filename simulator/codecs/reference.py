@@ -16,9 +16,9 @@ from typing import Literal
 
 import numpy as np
 
-from simulator.codecs.base import Transmission
-from simulator.errors import check
-from simulator.units import db_to_lin, lin_to_db
+from semsim.models.common.units import db_to_lin, lin_to_db
+from semsim.simulator.codecs.base import Transmission
+from semsim.simulator.errors import check
 
 __all__ = ["Options", "ReferenceCodec", "build"]
 

@@ -26,8 +26,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from simulator.codecs.base import RowLayout, Transmission, per_packet_prepared, prepare_torch
-from simulator.errors import ScenarioError, check
+from semsim.simulator.codecs.base import RowLayout, Transmission, per_packet_prepared, prepare_torch
+from semsim.simulator.errors import ScenarioError, check
 
 __all__ = ["Options", "StegoCodec", "build"]
 
@@ -67,8 +67,8 @@ class StegoCodec:
                  device: str = "cpu") -> None:
         import torch
 
-        from models.data import load_dataset
-        from models.stego import SETTINGS, load_stego
+        from semsim.models.data import load_dataset
+        from semsim.models.stego import SETTINGS, load_stego
 
         self.options = options
         self.device = device
@@ -106,7 +106,7 @@ class StegoCodec:
                                              for i, h in enumerate(hs)])
 
     def encode(self, sources: Mapping[str, Any], snr_est_db: np.ndarray) -> Transmission:
-        from models.jscc import complex_to_real
+        from semsim.models.jscc import complex_to_real
 
         private = self._private(sources)
         if "prepared" in sources:
@@ -134,7 +134,7 @@ class StegoCodec:
         every Eve row, each scored against its own packet's private and host image."""
         import torch
 
-        from models.metrics import psnr, ssim
+        from semsim.models.metrics import psnr, ssim
 
         p, r = len(txs), len(roles)
         n = p * r

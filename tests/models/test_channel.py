@@ -3,8 +3,8 @@ import math
 import pytest
 import torch
 
-from models.channel import awgn, rayleigh_equalized
-from models.jscc import apply_channel
+from semsim.models.channel import awgn, rayleigh_equalized
+from semsim.models.jscc import apply_channel
 
 
 def test_awgn_noise_power_per_real_dimension():

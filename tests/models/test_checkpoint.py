@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from models import checkpoint as C
+from semsim.models import checkpoint as C
 
 
 def _net(seed: int) -> torch.nn.Module:

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from models.checkpoint import CheckpointError
-from models.diffsem.config import make_config
-from models.diffsem.loader import load_diffsem
-from models.diffsem.training import STAGES, train_diffsem
+from semsim.models.checkpoint import CheckpointError
+from semsim.models.diffsem.config import make_config
+from semsim.models.diffsem.loader import load_diffsem
+from semsim.models.diffsem.training import STAGES, train_diffsem
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
@@ -39,7 +39,7 @@ def _shipped(device: str):
 
 @torch.no_grad()
 def test_shipped_system_gives_the_cpu_answers_on_cuda(data_dir):
-    from models.data import load_dataset
+    from semsim.models.data import load_dataset
 
     cpu, gpu = _shipped("cpu").system, _shipped("cuda").system
     data = load_dataset("mnist", "test", data_dir)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from models import data as D
+from semsim.models import data as D
 
 
 def test_mnist_shapes_counts_and_values(data_dir):

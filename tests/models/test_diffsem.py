@@ -8,10 +8,10 @@ import pytest
 import torch
 from torch import nn
 
-from models.channel import awgn, rayleigh_equalized
-from models.diffsem.baselines import IBAL, direct_noise, ibal_lambda, permute_quadrants
-from models.diffsem.config import DiffSemConfig, make_config
-from models.diffsem.networks import (
+from semsim.models.channel import awgn, rayleigh_equalized
+from semsim.models.diffsem.baselines import IBAL, direct_noise, ibal_lambda, permute_quadrants
+from semsim.models.diffsem.config import DiffSemConfig, make_config
+from semsim.models.diffsem.networks import (
     ContextUNet,
     ConvAdversary,
     MLPAdversary,
@@ -19,8 +19,8 @@ from models.diffsem.networks import (
     build_receiver_classifier,
     build_strong_classifier,
 )
-from models.diffsem.system import DiffSemSystem
-from models.diffusion import NoiseSchedule, select_tprime
+from semsim.models.diffsem.system import DiffSemSystem
+from semsim.models.diffusion import NoiseSchedule, select_tprime
 
 
 @pytest.fixture(scope="module")
@@ -181,7 +181,7 @@ def test_baselines_direct_and_permutation():
 def test_cli_registration():
     import argparse
 
-    from models.diffsem import cli
+    from semsim.models.diffsem import cli
 
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="c")
@@ -199,7 +199,7 @@ def test_cli_registration():
 @pytest.mark.parametrize("dataset", ["mnist", "cifar10-partial"])
 def test_fold_x0_onto_y_keeps_the_bypass_classifier(dataset):
     """After folding, the receiver classifier computes clf(y, y, t) for any x0_hat."""
-    from models.diffsem.networks import build_receiver_classifier, fold_x0_onto_y
+    from semsim.models.diffsem.networks import build_receiver_classifier, fold_x0_onto_y
 
     cfg = make_config(dataset, "tiny")
     clf = build_receiver_classifier(dataset).eval()
@@ -221,7 +221,7 @@ def test_fold_x0_onto_y_keeps_the_bypass_classifier(dataset):
 def test_fit_keep_init_keeps_a_start_that_training_only_worsens(tmp_path, keep_init):
     """_fit with keep_init returns the starting weights when every epoch makes the
     validation loss worse (training ascends it here); without it, the best epoch."""
-    from models.diffsem.training import _fit
+    from semsim.models.diffsem.training import _fit
 
     torch.manual_seed(0)
     lin = nn.Linear(4, 3)
@@ -243,7 +243,7 @@ def test_fit_keep_init_keeps_a_start_that_training_only_worsens(tmp_path, keep_i
 def test_sample_tstar_grid_and_high_share(frac, high_min):
     """t* stays on the grid 0..tmax; the share at or above high_min is
     frac + (1 - frac) * (uniform share), within 5 sigma over 20k draws."""
-    from models.diffsem.training import sample_tstar
+    from semsim.models.diffsem.training import sample_tstar
 
     g = torch.Generator().manual_seed(0)
     t = sample_tstar(20_000, 490, 10, g, frac, high_min)

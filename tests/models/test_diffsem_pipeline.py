@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from models.checkpoint import CHECKPOINT_DIR, CheckpointError
-from models.data import dataset_sha256, load_dataset
-from models.diffsem.config import make_config
-from models.diffsem.loader import load_diffsem
-from models.diffsem.training import STAGES, train_diffsem
+from semsim.models.checkpoint import CHECKPOINT_DIR, CheckpointError
+from semsim.models.data import dataset_sha256, load_dataset
+from semsim.models.diffsem.config import make_config
+from semsim.models.diffsem.loader import load_diffsem
+from semsim.models.diffsem.training import STAGES, train_diffsem
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +45,7 @@ def test_tiny_pipeline_ships_manifest(tiny_run, data_dir):
 
 def test_epoch_resume_continues(tiny_run, data_dir):
     cfg, work, ck, _, _ = tiny_run
-    from models.checkpoint import load_training_state
+    from semsim.models.checkpoint import load_training_state
 
     st = load_training_state(work / "pair_resume.pt")
     assert st["epoch"] == cfg.pair_epochs and "opt" in st and "gen" in st
@@ -111,7 +111,7 @@ def test_eval_cli_parts_on_tiny_checkpoint(tiny_run, tmp_path, data_dir):
 
     import pandas as pd
 
-    from models.diffsem.cli import add_eval_commands
+    from semsim.models.diffsem.cli import add_eval_commands
 
     _, _, ck, _, _ = tiny_run
     parser = argparse.ArgumentParser()
@@ -145,8 +145,8 @@ def test_eval_cli_parts_on_tiny_checkpoint(tiny_run, tmp_path, data_dir):
 
 def test_clean_judges_shipped_and_scored(tiny_run, data_dir):
     """The ship stage ships the clean-phase judges; --parts judges scores both sets."""
-    from models.diffsem.evaluation import eval_judges
-    from models.diffsem.training import clean_judges_name
+    from semsim.models.diffsem.evaluation import eval_judges
+    from semsim.models.diffsem.training import clean_judges_name
 
     _, work, ck, _, _ = tiny_run
     m = json.loads((Path(ck) / f"{clean_judges_name('mnist')}.json").read_text())
@@ -171,7 +171,7 @@ def test_clean_judges_shipped_and_scored(tiny_run, data_dir):
 
 def test_direct_attacker_stage_shipped(tiny_run, data_dir):
     """The direct stage trains Eve's classifier of y; ship writes it; the loader loads it."""
-    from models.diffsem.training import direct_attacker_name
+    from semsim.models.diffsem.training import direct_attacker_name
 
     _, work, ck, _, logs = tiny_run
     m = json.loads((Path(ck) / f"{direct_attacker_name('mnist')}.json").read_text())
@@ -187,7 +187,7 @@ def test_direct_attacker_stage_shipped(tiny_run, data_dir):
 def test_headroom_adversary_split_is_a_direct_attack(tiny_run, data_dir):
     """Eve's direct probes train on her own split and are named apart from Bob's."""
     _, _, ck, _, _ = tiny_run
-    from models.diffsem.evaluation import eval_headroom
+    from semsim.models.diffsem.evaluation import eval_headroom
 
     b = load_diffsem("mnist", ck)
     test = load_dataset("mnist", "test", data_dir)
@@ -202,9 +202,9 @@ def test_headroom_adversary_split_is_a_direct_attack(tiny_run, data_dir):
 
 def test_finished_stage_restores_only_its_modules(tiny_run):
     """Rerunning an early stage is not undone by later stages' snapshots."""
-    from models.checkpoint import load_training_state
-    from models.diffsem.system import MODULE_NAMES, DiffSemSystem
-    from models.diffsem.training import _load_stage
+    from semsim.models.checkpoint import load_training_state
+    from semsim.models.diffsem.system import MODULE_NAMES, DiffSemSystem
+    from semsim.models.diffsem.training import _load_stage
 
     cfg, work, _, _, _ = tiny_run
     sys_ = DiffSemSystem(cfg)
@@ -220,9 +220,9 @@ def test_finished_stage_restores_only_its_modules(tiny_run):
 def test_finetune_high_tstar_share(tiny_run, tmp_path, data_dir):
     from dataclasses import replace
 
-    from models.checkpoint import load_training_state
-    from models.diffsem.system import DiffSemSystem
-    from models.diffsem.training import load_splits, stage_finetune
+    from semsim.models.checkpoint import load_training_state
+    from semsim.models.diffsem.system import DiffSemSystem
+    from semsim.models.diffsem.training import load_splits, stage_finetune
 
     cfg, _, _, _, _ = tiny_run
     cfg = replace(cfg, ft_samples=400, ft_high_frac=1.0, ft_high_min=60, ft_tstar_max=100,
@@ -257,8 +257,8 @@ def test_finetune_preserve_init_starts_at_classifier_only(tiny_run, tmp_path, da
     onto y) and keeps that start unless fine-tuning lowers the validation loss."""
     from dataclasses import replace
 
-    from models.diffsem.system import DiffSemSystem
-    from models.diffsem.training import load_splits, stage_finetune
+    from semsim.models.diffsem.system import DiffSemSystem
+    from semsim.models.diffsem.training import load_splits, stage_finetune
 
     cfg, work, _, _, _ = tiny_run
     cfg = replace(cfg, ft_samples=200, ft_epochs=2, ft_init="preserve")
@@ -287,8 +287,8 @@ def test_eval_from_a_training_work_dir(tiny_run, tmp_path, data_dir):
 
     import pandas as pd
 
-    from models.diffsem.cli import add_eval_commands
-    from models.diffsem.loader import load_work_dir
+    from semsim.models.diffsem.cli import add_eval_commands
+    from semsim.models.diffsem.loader import load_work_dir
 
     _, work, ck, _, _ = tiny_run
     parser = argparse.ArgumentParser()
@@ -315,8 +315,8 @@ def test_train_cli_pair_tstar_max(tmp_path, data_dir):
     the work dir records it."""
     import argparse
 
-    from models.diffsem.cli import add_train_commands
-    from models.diffsem.loader import load_work_dir
+    from semsim.models.diffsem.cli import add_train_commands
+    from semsim.models.diffsem.loader import load_work_dir
 
     parser = argparse.ArgumentParser()
     add_train_commands(parser.add_subparsers())

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from models.channel import awgn
-from models.diffusion import (
+from semsim.models.channel import awgn
+from semsim.models.diffusion import (
     DDIMSampler,
     NoiseSchedule,
     esnr_db,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from models.jscc import (
+from semsim.models.jscc import (
     DeepJSCC,
     JSCCConfig,
     apply_channel,

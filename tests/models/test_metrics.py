@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from models import metrics as M
+from semsim.models import metrics as M
 
 
 def test_accuracy_from_logits_and_labels():

@@ -7,9 +7,9 @@ import copy
 import pytest
 import torch
 
-from models.checkpoint import save_checkpoint
-from models.jscc import DeepJSCC, JSCCConfig, real_to_complex
-from models.stego import (
+from semsim.models.checkpoint import save_checkpoint
+from semsim.models.jscc import DeepJSCC, JSCCConfig, real_to_complex
+from semsim.models.stego import (
     INN,
     CouplingBlock,
     INNConfig,
@@ -190,7 +190,7 @@ def test_draw_pairs_reproducible_and_never_self():
 
 
 def test_load_stego_round_trip(tmp_path, monkeypatch):
-    import models.stego as stego_mod
+    import semsim.models.stego as stego_mod
 
     jscc, inn, bob = _tiny_system(1)
     _randomise(inn, 4, scale=0.05)
@@ -250,7 +250,7 @@ def test_cli_registers_commands_without_importing_torch():
         "assert 'torch' not in sys.modules, 'stego_cli imported torch'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
-    from models import stego_cli
+    from semsim.models import stego_cli
 
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="cmd")
@@ -273,8 +273,8 @@ def test_training_commands_end_to_end(tmp_path, data_dir, capsys):
     """DeepJSCC -> Eve's inversion net -> INN on real (capped) data: each writes a
     manifest the loaders accept, training resumes from its epoch state, and a stego
     checkpoint made over another codec is refused by name."""
-    from models.checkpoint import CheckpointError, read_manifest
-    from models.stego_train import (
+    from semsim.models.checkpoint import CheckpointError, read_manifest
+    from semsim.models.stego_train import (
         JSCCTrainConfig,
         MIATrainConfig,
         StegoTrainConfig,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from simhelpers import BASE, merge
 
-from simulator.scenario import parse_scenario
+from semsim.simulator.scenario import parse_scenario
 
 
 @pytest.fixture

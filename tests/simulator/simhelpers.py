@@ -62,7 +62,7 @@ def assert_same_trace(one, many, tmp_path: Path, exact: bool = False) -> None:
     ``exact``): for options that may only change speed, not results."""
     import pandas as pd
 
-    from simulator.engine import run_replicas
+    from semsim.simulator.engine import run_replicas
 
     for sc, d in ((one, "one"), (many, "many")):
         run_replicas(sc, tmp_path / d, run_id="x")

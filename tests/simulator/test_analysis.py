@@ -2,9 +2,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from simulator.analysis import mean_ci, summarize
-from simulator.cli import main
-from simulator.engine import run_replicas
+from semsim.simulator.analysis import mean_ci, summarize
+from semsim.simulator.cli import main
+from semsim.simulator.engine import run_replicas
 
 
 def test_mean_ci_known_values():
@@ -25,7 +25,7 @@ def test_interval_coverage_is_nominal():
 def test_summarize_over_replicas_and_report_command(make_scenario, tmp_path, capsys):
     sc = make_scenario(run={"num_packets": 40, "replicas": 3})
     run_replicas(sc, tmp_path / "run")
-    from simulator.trace import read_traces
+    from semsim.simulator.trace import read_traces
 
     df = read_traces(tmp_path / "run")
     table = summarize(df)

@@ -5,7 +5,7 @@ import pytest
 from scipy import special
 from simhelpers import BASE, merge
 
-from simulator.channels import (
+from semsim.simulator.channels import (
     AWGN,
     ChannelConfig,
     Nakagami,
@@ -17,11 +17,11 @@ from simulator.channels import (
     pack_complex,
     unpack_real,
 )
-from simulator.engine import ReceiverBank
-from simulator.errors import ScenarioError
-from simulator.mobility import Static
-from simulator.nodes import TrafficSchedule
-from simulator.scenario import parse_scenario
+from semsim.simulator.engine import ReceiverBank
+from semsim.simulator.errors import ScenarioError
+from semsim.simulator.mobility import Static
+from semsim.simulator.nodes import TrafficSchedule
+from semsim.simulator.scenario import parse_scenario
 
 N = 100_000
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from simulator.cli import main
+from semsim.simulator.cli import main
 
 
 def test_missing_checkpoint_is_one_line_exit_2(tmp_path, capsys):
@@ -30,7 +30,7 @@ def test_out_of_range_training_config_is_exit_2(tmp_path, capsys):
 
 
 def test_programming_errors_still_raise(monkeypatch):
-    import models.diffsem.evaluation as ev
+    import semsim.models.diffsem.evaluation as ev
 
     def boom(args):
         raise ZeroDivisionError("a bug, not bad input")

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simulator.codecs.base import PreparedSource, batched_source
-from simulator.datasets import DatasetImages
-from simulator.datasets import Options as DatasetOptions
-from simulator.sources import Options as SyntheticOptions
-from simulator.sources import SyntheticImages
+from semsim.simulator.codecs.base import PreparedSource, batched_source
+from semsim.simulator.datasets import DatasetImages
+from semsim.simulator.datasets import Options as DatasetOptions
+from semsim.simulator.sources import Options as SyntheticOptions
+from semsim.simulator.sources import SyntheticImages
 
 
 class BlockCodec:

@@ -9,8 +9,8 @@ import pytest
 import torch
 from test_codecs_diffsem import diffsem_scenario
 
-from simulator.engine import run_scenario
-from simulator.trace import read_traces
+from semsim.simulator.engine import run_scenario
+from semsim.simulator.trace import read_traces
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 

@@ -8,12 +8,12 @@ import pytest
 import torch
 from simhelpers import BASE, assert_same_trace, documented_types, merge
 
-from simulator.channels import apply_one_tap
-from simulator.codecs import CODECS
-from simulator.engine import run_scenario
-from simulator.errors import ScenarioError
-from simulator.scenario import parse_scenario
-from simulator.units import db_to_lin
+from semsim.models.common.units import db_to_lin
+from semsim.simulator.channels import apply_one_tap
+from semsim.simulator.codecs import CODECS
+from semsim.simulator.engine import run_scenario
+from semsim.simulator.errors import ScenarioError
+from semsim.simulator.scenario import parse_scenario
 
 
 def diffsem_scenario(**patch):
@@ -34,7 +34,7 @@ def test_engine_scaling_matches_the_models_link(codec, data_dir):
     """Classifier-only accuracy at t* = 150, -6 dB through the engine's channel convention
     equals the model's own link (self-noise + AWGN at P_s / SNR); there the channel noise
     dominates and accuracy is steep in it, so a power slip (P_s not undone) shows."""
-    from models.data import load_dataset
+    from semsim.models.data import load_dataset
 
     data = load_dataset("mnist", "test", data_dir)
     images, labels = data.images[:1000], data.labels[:1000]
@@ -60,7 +60,7 @@ def test_engine_scaling_matches_the_models_link(codec, data_dir):
 
 
 def test_run_header_roles_and_leakage(tmp_path, data_dir):
-    from models.diffusion import select_tprime
+    from semsim.models.diffusion import select_tprime
 
     sc = diffsem_scenario(codec={"options": {"tstar": 100, "receiver": "ediffsem"}},
                           source={"options": {"data_dir": str(data_dir)}})
@@ -119,7 +119,7 @@ def test_batched_encoding_gives_the_same_trace(tmp_path, data_dir):
 
 
 def test_prepared_encode_equals_the_plain_encode(codec, data_dir):
-    from models.data import load_dataset
+    from semsim.models.data import load_dataset
 
     data = load_dataset("mnist", "test", data_dir)
     src = {"images": data.images[:3].numpy(), "labels": data.labels[:3].numpy(),
@@ -139,7 +139,7 @@ def test_prepared_encode_equals_the_plain_encode(codec, data_dir):
 def test_direct_attacker_through_the_engine_convention(data_dir):
     """attacker: direct classifies Eve's rows from y itself; through the engine's channel
     convention it scores like the model's own link, and makes no image (SSIM NaN)."""
-    from models.data import load_dataset
+    from semsim.models.data import load_dataset
 
     mod = CODECS.module("diffsem")
     codec = mod.build(mod.Options(tstar=150, attacker="direct"),
@@ -169,7 +169,7 @@ def test_direct_attacker_through_the_engine_convention(data_dir):
 
 
 def test_direct_attacker_without_checkpoint_is_a_named_error(tmp_path):
-    from models.checkpoint import CHECKPOINT_DIR
+    from semsim.models.checkpoint import CHECKPOINT_DIR
 
     for f in ("diffsem-mnist.json", "diffsem-mnist.safetensors"):
         (tmp_path / f).write_bytes((CHECKPOINT_DIR / f).read_bytes())

@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
 
-from simulator.codecs import CODECS, Codec, Transmission
-from simulator.codecs.reference import Options, ReferenceCodec
-from simulator.errors import ScenarioError
-from simulator.sources import Options as SourceOptions
-from simulator.sources import SyntheticImages
+from semsim.simulator.codecs import CODECS, Codec, Transmission
+from semsim.simulator.codecs.reference import Options, ReferenceCodec
+from semsim.simulator.errors import ScenarioError
+from semsim.simulator.sources import Options as SourceOptions
+from semsim.simulator.sources import SyntheticImages
 
 
 def _image(seed=0):

@@ -10,13 +10,13 @@ import torch
 import yaml
 from simhelpers import BASE, assert_same_trace, documented_types, merge
 
-from simulator.channels import apply_one_tap
-from simulator.cli import main
-from simulator.codecs import CODECS
-from simulator.engine import run_scenario
-from simulator.errors import ScenarioError
-from simulator.scenario import parse_scenario, scenario_to_dict
-from simulator.units import db_to_lin
+from semsim.models.common.units import db_to_lin
+from semsim.simulator.channels import apply_one_tap
+from semsim.simulator.cli import main
+from semsim.simulator.codecs import CODECS
+from semsim.simulator.engine import run_scenario
+from semsim.simulator.errors import ScenarioError
+from semsim.simulator.scenario import parse_scenario, scenario_to_dict
 
 
 def stego_scenario(**patch):
@@ -35,9 +35,9 @@ def codec(data_dir):
 def test_engine_scaling_matches_the_models_awgn(codec, data_dir):
     """Bob's PSNR through the engine's channel convention (unit-power reals, noise 1/snr per
     real) equals the model's own AWGN path at the same SNR: a sqrt(2) slip would show."""
-    from models.data import load_dataset
-    from models.jscc import apply_channel, complex_to_real
-    from models.metrics import psnr
+    from semsim.models.data import load_dataset
+    from semsim.models.jscc import apply_channel, complex_to_real
+    from semsim.models.metrics import psnr
 
     images = load_dataset("mnist", "test", data_dir).images[:4]
     snr_db, n = 10.0, 128

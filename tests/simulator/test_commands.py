@@ -1,8 +1,8 @@
 import argparse
 from pathlib import Path
 
-from simulator import commands
-from simulator.trace import read_traces
+from semsim.simulator import commands
+from semsim.simulator.trace import read_traces
 
 DEFAULT = str(Path(__file__).resolve().parents[2] / "scenarios" / "default.yaml")
 

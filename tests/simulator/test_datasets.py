@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 from simhelpers import BASE, merge
 
-from simulator.datasets import DatasetImages, Options
-from simulator.errors import ScenarioError
-from simulator.scenario import parse_scenario
+from semsim.simulator.datasets import DatasetImages, Options
+from semsim.simulator.errors import ScenarioError
+from semsim.simulator.scenario import parse_scenario
 
 
 def test_dataset_source_seeded_epochs(data_dir):

@@ -2,9 +2,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from simulator.engine import run_replicas, run_scenario
-from simulator.rng import stream
-from simulator.trace import read_traces
+from semsim.models.common.seeds import stream
+from semsim.simulator.engine import run_replicas, run_scenario
+from semsim.simulator.trace import read_traces
 
 MOVING = {"eves": [{"name": "rw", "mobility": {"kind": "random_waypoint",
                                                "bounds_m": [0, 0, 60, 60]}},

@@ -2,12 +2,12 @@ import dataclasses
 import re
 from pathlib import Path
 
-from simulator import datasets, mobility, scenario, sources
-from simulator.channels import ChannelConfig
-from simulator.codecs import diffsem, reference, stego
-from simulator.estimators import EstimatorConfig
-from simulator.link_budget import LinkConfig
-from simulator.pathloss import PropagationConfig
+from semsim.simulator import datasets, mobility, scenario, sources
+from semsim.simulator.channels import ChannelConfig
+from semsim.simulator.codecs import diffsem, reference, stego
+from semsim.simulator.estimators import EstimatorConfig
+from semsim.simulator.link_budget import LinkConfig
+from semsim.simulator.pathloss import PropagationConfig
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "scenarios.md").read_text()
 CONFIGS = [scenario.Scenario, scenario.RunConfig, scenario.TrafficConfig, scenario.AliceConfig,

@@ -4,12 +4,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from simulator.codecs.reference import ReferenceCodec
-from simulator.engine import run_replicas, run_scenario
-from simulator.errors import ScenarioError
-from simulator.pathloss import free_space_path_loss_db
-from simulator.trace import read_traces
-from simulator.units import SPEED_OF_LIGHT_MPS
+from semsim.models.common.units import SPEED_OF_LIGHT_MPS
+from semsim.simulator.codecs.reference import ReferenceCodec
+from semsim.simulator.engine import run_replicas, run_scenario
+from semsim.simulator.errors import ScenarioError
+from semsim.simulator.pathloss import free_space_path_loss_db
+from semsim.simulator.trace import read_traces
 
 
 def _run(scenario, tmp_path, name="run", **kw):

@@ -1,15 +1,15 @@
 import numpy as np
 import pytest
 
-from simulator.errors import ScenarioError
-from simulator.estimators import (
+from semsim.models.common.units import lin_to_db
+from semsim.simulator.errors import ScenarioError
+from semsim.simulator.estimators import (
     BiasEstimator,
     EstimatorConfig,
     GaussianEstimator,
     PerfectEstimator,
     PilotLSEstimator,
 )
-from simulator.units import lin_to_db
 
 N = 100_000
 

@@ -2,9 +2,9 @@ from pathlib import Path
 
 import pytest
 
-from simulator.engine import run_scenario
-from simulator.scenario import load_scenario
-from simulator.trace import read_traces
+from semsim.simulator.engine import run_scenario
+from semsim.simulator.scenario import load_scenario
+from semsim.simulator.trace import read_traces
 
 SCENARIOS = sorted((Path(__file__).resolve().parents[2] / "scenarios").glob("*.yaml"))
 

@@ -3,8 +3,14 @@ import math
 import numpy as np
 import pytest
 
-from simulator.errors import ScenarioError
-from simulator.mobility import ConstantVelocity, GaussMarkov, RandomWaypoint, Static, Waypoints
+from semsim.simulator.errors import ScenarioError
+from semsim.simulator.mobility import (
+    ConstantVelocity,
+    GaussMarkov,
+    RandomWaypoint,
+    Static,
+    Waypoints,
+)
 
 
 def test_static():

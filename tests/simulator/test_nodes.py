@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import simpy
 
-from simulator.nodes import FeedbackChannel, Report, TrafficSchedule
-from simulator.scenario import TrafficConfig
+from semsim.simulator.nodes import FeedbackChannel, Report, TrafficSchedule
+from semsim.simulator.scenario import TrafficConfig
 
 
 def test_periodic_schedule_is_exact_and_stops():

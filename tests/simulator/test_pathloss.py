@@ -3,8 +3,8 @@ import math
 import numpy as np
 import pytest
 
-from simulator.errors import ScenarioError
-from simulator.pathloss import (
+from semsim.simulator.errors import ScenarioError
+from semsim.simulator.pathloss import (
     PropagationConfig,
     free_space_path_loss_db,
     log_distance_path_loss_db,

@@ -3,8 +3,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from simulator.errors import ScenarioError
-from simulator.scenario import (
+from semsim.simulator.errors import ScenarioError
+from semsim.simulator.scenario import (
     apply_overrides,
     load_scenario,
     parse_scenario,

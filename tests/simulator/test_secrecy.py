@@ -1,6 +1,6 @@
 import numpy as np
 
-from simulator.secrecy import capacity_bps_hz, secrecy_capacity_bps_hz
+from semsim.simulator.secrecy import capacity_bps_hz, secrecy_capacity_bps_hz
 
 
 def test_secrecy_capacity_per_eve_and_worst_case_for_bob():

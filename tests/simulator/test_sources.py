@@ -1,6 +1,6 @@
 import numpy as np
 
-from simulator.sources import SOURCES, Options, SyntheticImages
+from semsim.simulator.sources import SOURCES, Options, SyntheticImages
 
 
 def _neighbour_corr(images):

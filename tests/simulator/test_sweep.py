@@ -5,11 +5,11 @@ import pytest
 import yaml
 from simhelpers import BASE, merge
 
-from simulator.cli import main
-from simulator.engine import run_scenario
-from simulator.errors import ScenarioError
-from simulator.scenario import load_scenario
-from simulator.sweep import collect, parse_axis, plan_sweep, run_sweep
+from semsim.simulator.cli import main
+from semsim.simulator.engine import run_scenario
+from semsim.simulator.errors import ScenarioError
+from semsim.simulator.scenario import load_scenario
+from semsim.simulator.sweep import collect, parse_axis, plan_sweep, run_sweep
 
 
 @pytest.fixture
@@ -83,8 +83,8 @@ def test_cli_sweep_and_guard_against_reusing_a_folder(scenario_file, tmp_path, c
 
 
 def test_read_sweep_load_plan_and_report_on_a_sweep_folder(scenario_file, tmp_path, capsys):
-    from simulator.analysis import sweep_plot_axes
-    from simulator.sweep import load_plan, read_sweep
+    from semsim.simulator.analysis import sweep_plot_axes
+    from semsim.simulator.sweep import load_plan, read_sweep
 
     axes = [parse_axis("bob.estimator.kind=bias"), parse_axis("bob.estimator.bias_db=-3,3"),
             parse_axis("propagation.exponent=2.5,3.5")]
@@ -119,7 +119,7 @@ def test_read_sweep_load_plan_and_report_on_a_sweep_folder(scenario_file, tmp_pa
 
 
 def test_batch_replicas_groups_tasks_and_resumes_per_replica(scenario_file, tmp_path):
-    from simulator.sweep import _tasks_to_run
+    from semsim.simulator.sweep import _tasks_to_run
 
     axes = [parse_axis("bob.estimator.bias_db=0,2")]
     one = plan_sweep(scenario_file, axes, tmp_path / "one" / "sw", replicas=3)

@@ -8,9 +8,9 @@ import pytest
 import yaml
 from simhelpers import BASE, merge
 
-from simulator.cli import main
-from simulator.errors import ScenarioError
-from simulator.sweep import collect, parse_axis, plan_sweep, run_sweep
+from semsim.simulator.cli import main
+from semsim.simulator.errors import ScenarioError
+from semsim.simulator.sweep import collect, parse_axis, plan_sweep, run_sweep
 
 ray = pytest.importorskip("ray")
 

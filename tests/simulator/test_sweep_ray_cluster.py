@@ -13,8 +13,8 @@ import pytest
 import yaml
 from simhelpers import BASE, merge
 
-from simulator.errors import ScenarioError
-from simulator.sweep import collect, parse_axis, plan_sweep, run_sweep
+from semsim.simulator.errors import ScenarioError
+from semsim.simulator.sweep import collect, parse_axis, plan_sweep, run_sweep
 
 ray = pytest.importorskip("ray")
 RAY = Path(sys.executable).with_name("ray")

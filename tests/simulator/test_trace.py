@@ -7,10 +7,10 @@ import pytest
 import yaml
 from simhelpers import documented_types
 
-from simulator.engine import run_scenario
-from simulator.runinfo import atomic_write_bytes
-from simulator.scenario import parse_scenario
-from simulator.trace import FIXED_COLUMNS, read_traces
+from semsim.models.common.provenance import atomic_write_bytes
+from semsim.simulator.engine import run_scenario
+from semsim.simulator.scenario import parse_scenario
+from semsim.simulator.trace import FIXED_COLUMNS, read_traces
 
 ARROW = {"string": pa.string(), "int32": pa.int32(), "int64": pa.int64(),
          "float64": pa.float64(), "bool": pa.bool_()}
@@ -55,7 +55,7 @@ def test_run_folder_metadata(make_scenario, tmp_path):
     meta = json.loads((tmp_path / "r" / "run.json").read_text())
     assert meta["seed"] == 99 and meta["run_id"] == "r"
     assert meta["versions"]["numpy"] and meta["versions"]["pyarrow"]
-    assert set(meta["git"]) == {"commit", "dirty"}
+    assert set(meta["git"]) == {"commit", "dirty", "diff_sha256"}
     rep = json.loads((tmp_path / "r" / "replicas" / "r000.json").read_text())
     assert rep["num_packets"] == 10 and rep["num_rows"] == 30
 

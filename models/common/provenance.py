@@ -12,6 +12,7 @@ import hashlib
 import os
 import platform
 import subprocess
+import sys
 import tempfile
 from collections.abc import Callable
 from importlib import metadata
@@ -22,6 +23,7 @@ __all__ = [
     "atomic_write",
     "atomic_write_bytes",
     "atomic_write_text",
+    "command_line",
     "git_state",
     "package_versions",
     "sha256_file",
@@ -31,7 +33,7 @@ __all__ = [
 PACKAGES = ("semsim", "torch", "numpy", "scipy", "simpy", "pandas", "pyarrow", "PyYAML",
             "safetensors", "tqdm")
 
-_REPO = Path(__file__).resolve().parent.parent
+_REPO = Path(__file__).resolve().parents[2]
 
 
 def sha256_file(path: str | os.PathLike[str], chunk_bytes: int = 1 << 20) -> str:
@@ -56,20 +58,33 @@ def package_versions() -> dict[str, str | None]:
 
 
 def git_state(repo_dir: str | os.PathLike[str] | None = None) -> dict[str, object]:
-    """``{"commit": sha or None, "dirty": bool or None}`` of the source tree (tracked files).
-    None values outside a git checkout or without git."""
+    """``{"commit": sha, "dirty": bool, "diff_sha256": hex or None}`` of the source tree.
+
+    ``dirty`` looks at tracked files only; ``diff_sha256`` is the sha256 of ``git diff HEAD``
+    (the uncommitted change of tracked files; None when clean), so a result made from a
+    dirty tree still names the exact source it came from. Every value is None outside a
+    git checkout or without git."""
     cwd = Path(repo_dir) if repo_dir else _REPO
+    none = {"commit": None, "dirty": None, "diff_sha256": None}
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True,
                              text=True, timeout=10, check=False)
         if sha.returncode != 0:
-            return {"commit": None, "dirty": None}
-        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                                cwd=cwd, capture_output=True, text=True, timeout=10,
-                                check=False)
-        return {"commit": sha.stdout.strip(), "dirty": bool(status.stdout.strip())}
+            return none
+        diff = subprocess.run(["git", "diff", "HEAD", "--binary"], cwd=cwd,
+                              capture_output=True, timeout=30, check=False)
+        if diff.returncode != 0:
+            return none
+        dirty = bool(diff.stdout.strip())
+        return {"commit": sha.stdout.strip(), "dirty": dirty,
+                "diff_sha256": hashlib.sha256(diff.stdout).hexdigest() if dirty else None}
     except (OSError, subprocess.SubprocessError):
-        return {"commit": None, "dirty": None}
+        return none
+
+
+def command_line() -> list[str]:
+    """The command line of this process, as typed (recorded in run folders and manifests)."""
+    return list(sys.argv)
 
 
 def _umask() -> int:

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from models.device import DeviceError, resolve_device
+from semsim.models.common.device import DeviceError, resolve_device
 
 
 def test_cpu_and_auto():

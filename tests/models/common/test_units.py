@@ -2,8 +2,8 @@ import math
 
 import numpy as np
 
-from simulator.link_budget import mean_snr_db, noise_power_dbm
-from simulator.units import db_to_lin, dbm_to_w, lin_to_db, thermal_noise_dbm, w_to_dbm
+from semsim.models.common.units import db_to_lin, dbm_to_w, lin_to_db, thermal_noise_dbm, w_to_dbm
+from semsim.simulator.link_budget import mean_snr_db, noise_power_dbm
 
 BOLTZMANN = 1.380649e-23
 

@@ -1,12 +1,12 @@
-from simulator.runinfo import atomic_write_text, git_commit, package_versions
+from semsim.models.common.provenance import atomic_write_text, git_state, package_versions
 
 
 def test_package_versions_and_git(tmp_path):
     v = package_versions()
     assert v["numpy"] and v["simpy"] and v["python"]
-    assert git_commit(tmp_path) == {"commit": None, "dirty": None}  # not a repository
-    info = git_commit()
-    assert set(info) == {"commit", "dirty"}
+    assert git_state(tmp_path)["commit"] is None  # not a repository
+    info = git_state()
+    assert set(info) == {"commit", "dirty", "diff_sha256"}
 
 
 def test_atomic_write_text_replaces(tmp_path):

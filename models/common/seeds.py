@@ -1,0 +1,46 @@
+"""Seeds by name: one numpy SeedSequence per run, keyed (not counted) per replica and stream.
+
+The only home for deriving random streams, on both sides: the engine's per-node streams
+(:func:`stream`) and the models' torch generators for training and evaluation
+(:func:`torch_generator`). Streams are addressed by name, so adding an Eve never changes
+Bob's (or any other node's) random stream, and the order in which streams are created does
+not matter.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+
+__all__ = ["name_key", "seed_sequence", "stream", "torch_generator", "torch_seed"]
+
+
+def name_key(name: str) -> int:
+    """Stable 32-bit key of a stream name (blake2b; independent of PYTHONHASHSEED)."""
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=4).digest(), "little")
+
+
+def seed_sequence(seed: int, replica: int, *names: str) -> np.random.SeedSequence:
+    """SeedSequence for stream ``names`` of ``replica`` under run ``seed``."""
+    key = (int(replica), *(name_key(n) for n in names))
+    return np.random.SeedSequence(entropy=int(seed), spawn_key=key)
+
+
+def stream(seed: int, replica: int, *names: str) -> np.random.Generator:
+    """numpy Generator (PCG64) for stream ``names``; see :func:`seed_sequence`."""
+    return np.random.Generator(np.random.PCG64(seed_sequence(seed, replica, *names)))
+
+
+def torch_seed(seed: int, *names: str, replica: int = 0) -> int:
+    """63-bit torch seed for stream ``names`` under ``seed`` (from :func:`seed_sequence`)."""
+    return int(seed_sequence(seed, replica, *names).generate_state(1, np.uint64)[0] >> 1)
+
+
+def torch_generator(seed: int, *names: str, replica: int = 0, device: str = "cpu"):
+    """``torch.Generator`` on ``device`` seeded by :func:`torch_seed` (torch imported lazily,
+    so numpy-only callers never load it)."""
+    import torch
+
+    return torch.Generator(device=device).manual_seed(torch_seed(seed, *names,
+                                                                 replica=replica))
