@@ -1,7 +1,7 @@
 """Per-packet cost of the stego link on CPU: encode / hide / reveal / decode / naive / MIA.
 
 One packet = one image. For batch sizes 1, 64 and 1024 it times each operation of
-:class:`models.stego.StegoSystem` (median of repeats, after a warm-up) and prints the
+:class:`semsim.models.stego.StegoSystem` (median of repeats, after a warm-up) and prints the
 time per call and per packet. Uses the shipped checkpoints of ``--setting`` when present,
 else randomly initialised networks of the same size (said in the output).
 

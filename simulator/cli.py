@@ -17,7 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
     """Assemble the full ``semsim`` argument parser from each family's registrations."""
     from semsim.models import stego_cli
     from semsim.models.diffsem import cli as diffsem_cli
-    from semsim.simulator import commands as sim_commands
+    from semsim.simulator.commands import sim as sim_commands
 
     parser = argparse.ArgumentParser(
         prog="semsim", description="Discrete-event simulator for secure semantic communication."

@@ -1,9 +1,12 @@
 """Codec interface the engine calls: encode once at Alice, decode all receivers at once.
 
 The engine knows no neural net: a codec is any object with ``name``, ``encode`` and
-``decode`` as below. Channel symbols are real features at unit average power per real
-dimension (the engine packs them two per complex symbol, applies each receiver's channel
-and one-tap equalisation). Codecs that run torch convert at their boundary.
+``decode`` as below. Channel symbols are real features; their power convention is the
+project's one (:mod:`semsim.models.common.snr`): the SNR is per real dimension, noise
+variance ``power_per_real / snr``, and each transmission states its ``power_per_real``
+(1 for unit-power reals, 1/2 for unit-power complex symbols). The engine packs the reals
+two per complex symbol, applies each receiver's channel and one-tap equalisation. Codecs
+that run torch convert at their boundary.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from semsim.models.common.device import resolve_device
+from semsim.models.common.snr import REAL_UNIT_POWER
 
 __all__ = ["Codec", "PreparedSource", "RowLayout", "Transmission", "batched_source",
            "decode_many", "per_packet_prepared", "prepare_torch", "resolve_device"]
@@ -25,13 +29,16 @@ __all__ = ["Codec", "PreparedSource", "RowLayout", "Transmission", "batched_sour
 class Transmission:
     """What Alice puts on the air for one packet.
 
-    symbols: (F,) float64 real features, unit average power per real dimension.
+    symbols: (F,) float64 real features.
+    power_per_real: their mean power per real dimension, P_s (the channel adds noise of
+    variance P_s / snr per real; see :mod:`semsim.models.common.snr`).
     header: scalar side information (e.g. t*, t'); numbers and strings are recorded in the
     trace as ``h_<key>`` columns.
     truth: ground truth for the metrics (source images, labels); never transmitted.
     """
 
     symbols: np.ndarray
+    power_per_real: float = REAL_UNIT_POWER
     header: dict[str, Any] = field(default_factory=dict)
     truth: dict[str, Any] = field(default_factory=dict)
 
