@@ -4,7 +4,7 @@ from pathlib import Path
 from semsim.simulator.commands import sim as commands
 from semsim.simulator.trace import read_traces
 
-DEFAULT = str(Path(__file__).resolve().parents[2] / "scenarios" / "default.yaml")
+DEFAULT = str(Path(__file__).resolve().parents[3] / "scenarios" / "default.yaml")
 
 
 def _main(argv):
@@ -42,7 +42,8 @@ def test_commands_module_is_light():
     import subprocess
     import sys
 
-    code = "import sys, semsim.simulator.commands.sim; print('torch' in sys.modules, 'simpy' in sys.modules)"
+    code = ("import sys, semsim.simulator.commands.sim; "
+            "print('torch' in sys.modules, 'simpy' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=Path(DEFAULT).parents[1], check=True).stdout
     assert out.split() == ["False", "False"]
