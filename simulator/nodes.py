@@ -1,7 +1,7 @@
 """SimPy processes of the nodes: Alice, the receivers (Bob, Eves) and Bob's feedback.
 
-Processes are thin generators: the physics lives in ``simulator.engine.ReceiverBank`` and
-the modules it uses, the fan-out in ``simulator.engine.BroadcastLink``.
+Processes are thin generators: the physics lives in ``semsim.simulator.bank.ReceiverBank`` and
+the modules it uses, the fan-out in ``semsim.simulator.broadcast.BroadcastLink``.
 """
 
 from __future__ import annotations

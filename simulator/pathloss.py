@@ -35,12 +35,14 @@ def log_distance_path_loss_db(distance_m, exponent, ref_distance_m, ref_loss_db)
 def shadowing_correlation(moved_m, decorrelation_m):
     """Gudmundson correlation exp(-moved/d_corr) of shadowing after moving ``moved_m``.
 
-    ``decorrelation_m`` of 0 means "never decorrelates" (returns 1).
+    ``decorrelation_m`` of 0 means "never decorrelates" (returns 1). Computed as
+    exp(-moved * (1/d_corr)), the form the receiver bank has always used (same bits).
     """
     moved = np.asarray(moved_m, dtype=float)
     dc = np.asarray(decorrelation_m, dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(dc > 0, np.exp(-moved / np.where(dc > 0, dc, 1.0)), 1.0)
+    with np.errstate(divide="ignore"):
+        inv = np.where(dc > 0, 1.0 / dc, 0.0)
+    return np.exp(-moved * inv)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,6 @@ import math
 import numpy as np
 import pytest
 from scipy import special
-from simhelpers import BASE, merge
 
 from semsim.simulator.channels import (
     AWGN,
@@ -13,15 +12,12 @@ from semsim.simulator.channels import (
     Rician,
     apply_one_tap,
     ar1_coefficient,
+    ar1_step,
     doppler_hz,
     pack_complex,
     unpack_real,
 )
-from semsim.simulator.engine import ReceiverBank
 from semsim.simulator.errors import ScenarioError
-from semsim.simulator.mobility import Static
-from semsim.simulator.nodes import TrafficSchedule
-from semsim.simulator.scenario import parse_scenario
 
 N = 100_000
 
@@ -70,34 +66,22 @@ def test_awgn_is_unit_gain():
     assert AWGN().power_variance() == 0.0
 
 
-def _bank_gains(doppler, block_s, num_packets, fading="rayleigh"):
-    """Bob's complex gains from the engine's receiver bank, one coherence block per packet."""
-    sc = parse_scenario(merge(BASE, {
-        "run": {"num_packets": num_packets},
-        "alice": {"traffic": {"interval_s": block_s}},
-        "bob": {"channel": {"fading": fading, "coherence_s": block_s,
-                            "environment_doppler_hz": doppler}},
-        "eves": []}))
-    schedule = TrafficSchedule(sc.alice.traffic, np.random.default_rng(0), num_packets, None)
-    bank = ReceiverBank(sc, 5, 0, alice_traj=Static().build(), schedule=schedule,
-                        lookahead=4096)
-    x = np.zeros(2)
-    return np.array([bank.observe(k, x).gain[0] for k in range(num_packets)])
-
-
-@pytest.mark.parametrize("doppler,block_s", [(10.0, 5e-3), (50.0, 5e-3), (100.0, 8e-3)])
-def test_ar1_lag1_autocorrelation_is_jakes(doppler, block_s):
-    h = _bank_gains(doppler, block_s, 20_000)
-    rho_hat = np.real(np.vdot(h[:-1], h[1:])) / np.real(np.vdot(h, h))
-    rho = special.j0(2 * math.pi * doppler * block_s)
-    assert abs(rho_hat - rho) < 0.03, (rho_hat, rho)
-    assert abs(np.mean(np.abs(h) ** 2) - 1) < 0.1
-
-
 def test_doppler_and_ar1_coefficient_formulas():
     assert doppler_hz(30.0, 5.9e9) == pytest.approx(30.0 * 5.9e9 / 299_792_458.0)
     assert ar1_coefficient(0.0, 1e-3) == 1.0
     assert ar1_coefficient(100.0, 1e-3) == pytest.approx(special.j0(2 * math.pi * 0.1))
+
+
+@pytest.mark.parametrize("rho,n", [(0.9, 1), (0.9, 3), (0.5, 2), (1.0, 4), (0.0, 1)])
+def test_ar1_step_n_blocks_closed_form(rho, n):
+    """After n steps: E[g' g*] = rho^n, E|g'|^2 = 1 (stationary CN(0, 1)); n = 0 is identity."""
+    rng = np.random.default_rng(21)
+    g = (rng.standard_normal(N) + 1j * rng.standard_normal(N)) * math.sqrt(0.5)
+    w = (rng.standard_normal(N) + 1j * rng.standard_normal(N)) * math.sqrt(0.5)
+    g2 = ar1_step(g, rho, n, w)
+    assert abs(np.real(np.vdot(g, g2)) / N - rho**n) < 0.01
+    assert abs(np.mean(np.abs(g2) ** 2) - 1.0) < 0.02
+    np.testing.assert_array_equal(ar1_step(g, rho, 0, w), g)
 
 
 def test_one_tap_equalised_noise_variance():

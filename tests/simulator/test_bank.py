@@ -1,0 +1,73 @@
+"""The receiver bank (link physics of every receiver) against closed forms: what runs in the
+engine is ``channels.ar1_step`` / ``pathloss.shadowing_correlation``, so these statistics
+check the code the traces come from."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy import special
+from simhelpers import BASE, merge
+
+from semsim.simulator.bank import ReceiverBank
+from semsim.simulator.mobility import Static
+from semsim.simulator.nodes import TrafficSchedule
+from semsim.simulator.scenario import parse_scenario
+
+
+def _bank(num_packets, interval_s, bob, propagation=None):
+    sc = parse_scenario(merge(BASE, {
+        "run": {"num_packets": num_packets},
+        "alice": {"traffic": {"interval_s": interval_s}},
+        "propagation": propagation or {},
+        "bob": bob, "eves": []}))
+    schedule = TrafficSchedule(sc.alice.traffic, np.random.default_rng(0), num_packets, None)
+    return ReceiverBank(sc, 5, 0, alice_traj=Static().build(), schedule=schedule,
+                        lookahead=4096)
+
+
+def _bank_gains(doppler, block_s, num_packets, fading="rayleigh"):
+    """Bob's complex gains from the engine's receiver bank, one coherence block per packet."""
+    bank = _bank(num_packets, block_s, {"channel": {"fading": fading, "coherence_s": block_s,
+                                                    "environment_doppler_hz": doppler}})
+    x = np.zeros(2)
+    return np.array([bank.observe(k, x).gain[0] for k in range(num_packets)])
+
+
+@pytest.mark.parametrize("doppler,block_s", [(10.0, 5e-3), (50.0, 5e-3), (100.0, 8e-3)])
+def test_ar1_lag1_autocorrelation_is_jakes(doppler, block_s):
+    h = _bank_gains(doppler, block_s, 20_000)
+    rho_hat = np.real(np.vdot(h[:-1], h[1:])) / np.real(np.vdot(h, h))
+    rho = special.j0(2 * math.pi * doppler * block_s)
+    assert abs(rho_hat - rho) < 0.03, (rho_hat, rho)
+    assert abs(np.mean(np.abs(h) ** 2) - 1) < 0.1
+
+
+def test_shadowing_follows_gudmundson_over_distance_moved():
+    """Bob moves 0.5 m per packet, d_corr = 5 m: lag-l correlation exp(-0.5 l / 5)."""
+    bank = _bank(20_000, 0.05, {
+        "mobility": {"kind": "constant_velocity", "position_m": [40.0, 0.0],
+                     "speed_mps": 10.0, "heading_deg": 90.0},
+        "channel": {"fading": "awgn"}},
+        propagation={"shadowing_std_db": 4.0, "shadowing_decorrelation_m": 5.0})
+    x = np.zeros(2)
+    s = np.array([bank.observe(k, x).rows["shadowing_db"][0] for k in range(20_000)]) / 4.0
+    for lag in (1, 4, 10):
+        r = np.corrcoef(s[:-lag], s[lag:])[0, 1]
+        assert abs(r - math.exp(-0.5 * lag / 5.0)) < 0.03, (lag, r)
+    assert abs(s.std() - 1.0) < 0.05
+
+
+@pytest.mark.parametrize("power", [1.0, 0.5])
+def test_noise_variance_is_signal_power_over_snr(power):
+    """y - s has variance P_s / mean SNR / |h|^2 per real (the one SNR convention)."""
+    bank = _bank(400, 1e-3, {"channel": {"fading": "awgn"}})
+    f = 2000
+    x = np.zeros(f)
+    ratios = []
+    for k in range(400):
+        obs = bank.observe(k, x, power)
+        snr = 10 ** (obs.rows["snr_true_db"][0] / 10)
+        ratios.append((obs.received[0] ** 2).mean() * snr / power)
+        assert obs.noise_var[0] == pytest.approx(power / 10 ** (obs.rows["mean_snr_db"][0] / 10))
+    assert abs(np.mean(ratios) - 1.0) < 0.01
