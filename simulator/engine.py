@@ -92,7 +92,8 @@ def _start_replica(scenario: Scenario, run_dir: Path, run_id: str, seed: int, re
     roles = _roles(scenario)
     names = [r.name for r in scenario.receivers]
     trace = TraceWriter(run_dir / "traces", run_id=run_id, replica=replica, seed=seed,
-                        receivers=names, roles=roles, part_rows=scenario.trace.part_rows)
+                        receivers=names, roles=roles, part_rows=scenario.trace.part_rows,
+                        codec=scenario.codec.name)
     a = scenario.alice
     alice_traj = a.mobility.build(stream(seed, replica, "alice", "mobility"))
     schedule = TrafficSchedule(a.traffic, stream(seed, replica, "alice", "traffic"),

@@ -2,9 +2,10 @@
 
 Rows are buffered column-wise per event (scalars per packet, arrays (R,) per receiver) and
 written every ``part_rows`` rows as ``traces/rNNN-pNNNNN.parquet``: each part is written to a
-hidden temp name and renamed, so a crash never leaves a half-written part. The schema
-(column, Arrow type, unit) is in ``docs/traces.md``; :data:`FIXED_COLUMNS` is its code form.
-Codec metrics become ``m_<key>`` columns and scalar header fields ``h_<key>`` columns.
+hidden temp name and renamed, so a crash never leaves a half-written part. Every column is
+typed from the registry (:mod:`semsim.simulator.columns`, documented in ``docs/traces.md``);
+codec metrics become ``m_<key>`` columns and scalar header fields ``h_<key>`` columns, typed
+from the codec's registry entries (inferred only for a codec outside the registry).
 """
 
 from __future__ import annotations
@@ -19,82 +20,36 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from semsim.models.common.provenance import atomic_write_bytes
+from semsim.simulator import columns
 
-__all__ = [
-    "EVENT_COLUMNS",
-    "FIXED_COLUMNS",
-    "ROW_COLUMNS",
-    "TraceWriter",
-    "read_traces",
-]
+__all__ = ["EVENT_COLUMNS", "FIXED_COLUMNS", "ROW_COLUMNS", "TraceWriter", "read_traces"]
 
-# column -> Arrow type. Per-run constants and per-receiver constants:
-_CONST_COLUMNS = {"run_id": pa.string(), "replica": pa.int32(), "seed": pa.int64()}
-_RECEIVER_COLUMNS = {"node": pa.string(), "role": pa.string()}
-#: one value per packet (repeated over the packet's receivers)
-EVENT_COLUMNS = {
-    "packet_id": pa.int64(),
-    "time_s": pa.float64(),
-    "codec": pa.string(),
-    "tx_x_m": pa.float64(),
-    "tx_y_m": pa.float64(),
-    "snr_est_db": pa.float64(),
-    "feedback_packet_id": pa.int64(),
-    "feedback_age_s": pa.float64(),
-}
-#: one value per receiver and packet
-ROW_COLUMNS = {
-    "rx_x_m": pa.float64(),
-    "rx_y_m": pa.float64(),
-    "distance_m": pa.float64(),
-    "relative_speed_mps": pa.float64(),
-    "doppler_hz": pa.float64(),
-    "path_loss_db": pa.float64(),
-    "shadowing_db": pa.float64(),
-    "mean_snr_db": pa.float64(),
-    "fading_gain": pa.float64(),
-    "snr_true_db": pa.float64(),
-    "snr_rx_est_db": pa.float64(),
-    "snr_mismatch_db": pa.float64(),
-    "capacity_bps_hz": pa.float64(),
-    "secrecy_capacity_bps_hz": pa.float64(),
-    "secrecy_outage": pa.bool_(),
-}
-_ORDER = ["run_id", "replica", "seed", "packet_id", "time_s", "node", "role", "codec",
-          "tx_x_m", "tx_y_m", "rx_x_m", "rx_y_m", "distance_m", "relative_speed_mps",
-          "doppler_hz", "path_loss_db", "shadowing_db", "mean_snr_db", "fading_gain",
-          "snr_true_db", "snr_rx_est_db", "snr_est_db", "snr_mismatch_db",
-          "feedback_packet_id", "feedback_age_s", "capacity_bps_hz",
-          "secrecy_capacity_bps_hz", "secrecy_outage"]
-#: every fixed column in file order with its Arrow type
-FIXED_COLUMNS = {name: {**_CONST_COLUMNS, **_RECEIVER_COLUMNS, **EVENT_COLUMNS,
-                        **ROW_COLUMNS}[name] for name in _ORDER}
-
-
-def _arrow_type(values: np.ndarray) -> pa.DataType:
-    if values.dtype == bool:
-        return pa.bool_()
-    if np.issubdtype(values.dtype, np.integer):
-        return pa.int64()
-    if np.issubdtype(values.dtype, np.number):
-        return pa.float64()
-    return pa.string()
+#: every fixed column in file order with its Arrow type (from the registry)
+FIXED_COLUMNS = {c.name: c.arrow for c in columns.FIXED}
+#: fixed columns with one value per packet / per packet and receiver (the engine fills them)
+EVENT_COLUMNS = {n: FIXED_COLUMNS[n] for n in columns.EVENT}
+ROW_COLUMNS = {n: FIXED_COLUMNS[n] for n in columns.ROW}
+_ORDER = list(FIXED_COLUMNS)
 
 
 class TraceWriter:
     """Buffers rows of one replica and writes Parquet parts under ``traces_dir``.
 
-    ``receivers``/``roles``: names and roles (R,) in the order of every event's arrays.
+    ``receivers``/``roles``: names and roles (R,) in the order of every event's arrays;
+    ``codec``: the codec's registry name (types its ``h_*`` / ``m_*`` columns). The first
+    packet must fill every fixed column of the registry (a missing one is an error).
     """
 
     def __init__(self, traces_dir: str | Path, *, run_id: str, replica: int, seed: int,
-                 receivers: Sequence[str], roles: Sequence[str], part_rows: int) -> None:
+                 receivers: Sequence[str], roles: Sequence[str], part_rows: int,
+                 codec: str | None = None) -> None:
         self.dir = Path(traces_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.prefix = f"r{replica:03d}"
         for stale in self.dir.glob(f"{self.prefix}-p*.parquet"):
             stale.unlink()  # a rerun of this replica replaces its parts
         self.const = {"run_id": run_id, "replica": replica, "seed": seed}
+        self.codec = codec
         self.receivers = np.asarray(receivers, dtype=object)
         self.roles = np.asarray(roles, dtype=object)
         self.num_receivers = len(receivers)
@@ -109,6 +64,10 @@ class TraceWriter:
     def add(self, event: Mapping[str, Any], rows: Mapping[str, np.ndarray]) -> None:
         """Append one packet: ``event`` scalars and ``rows`` arrays of shape (R,)."""
         if not self._events:
+            missing = [c for c in _ORDER if c not in event and c not in rows
+                       and c not in self.const and c not in ("node", "role")]
+            if missing:
+                raise ValueError(f"trace: the engine left fixed columns unfilled: {missing}")
             self._events = {k: [] for k in event}
             self._rows = {k: [] for k in rows}
         elif event.keys() != self._events.keys() or rows.keys() != self._rows.keys():
@@ -135,12 +94,12 @@ class TraceWriter:
         per_event = pa.array(np.repeat(np.arange(n), r))
         for k, vals in self._events.items():
             arr = np.asarray(vals)
-            cols[k] = pa.array(arr, type=FIXED_COLUMNS.get(k) or _arrow_type(arr)).take(per_event)
+            cols[k] = pa.array(arr, type=columns.arrow_type(k, self.codec, arr)).take(per_event)
         for k, vals in self._rows.items():
             arr = np.concatenate(vals)
             if arr.shape[0] != n * r:
                 raise ValueError(f"column {k!r}: expected {r} values per packet")
-            cols[k] = pa.array(arr, type=FIXED_COLUMNS.get(k) or _arrow_type(arr))
+            cols[k] = pa.array(arr, type=columns.arrow_type(k, self.codec, arr))
         names = [c for c in _ORDER if c in cols] + sorted(c for c in cols if c not in _ORDER)
         table = pa.table({c: cols[c] for c in names})
         if self._schema is None:
