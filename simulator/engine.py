@@ -30,7 +30,7 @@ from semsim.simulator.broadcast import BroadcastLink
 from semsim.simulator.codecs import CODECS, batched_source
 from semsim.simulator.decode_queue import DecodeQueue
 from semsim.simulator.errors import ScenarioError
-from semsim.simulator.nodes import Alice, FeedbackChannel, Receiver, TrafficSchedule
+from semsim.simulator.nodes import Alice, FeedbackChannel, Receiver
 from semsim.simulator.run_folder import (
     RunResult,
     new_run_id,
@@ -40,6 +40,7 @@ from semsim.simulator.run_folder import (
 from semsim.simulator.scenario import Scenario
 from semsim.simulator.sources import SOURCES
 from semsim.simulator.trace import TraceWriter
+from semsim.simulator.traffic import TrafficSchedule
 
 __all__ = ["RunResult", "new_run_id", "run_replicas", "run_scenario"]
 

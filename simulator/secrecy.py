@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-__all__ = ["capacity_bps_hz", "secrecy_capacity_bps_hz"]
+from semsim.simulator.errors import check
+
+__all__ = ["SecrecyConfig", "capacity_bps_hz", "secrecy_capacity_bps_hz"]
+
+
+@dataclass(frozen=True)
+class SecrecyConfig:
+    """Target secrecy rate for the secrecy-outage flag, bit/s/Hz."""
+
+    target_rate_bps_hz: float = 0.5
+
+    def __post_init__(self) -> None:
+        check(self.target_rate_bps_hz >= 0, "target_rate_bps_hz", self.target_rate_bps_hz,
+              "must be >= 0")
 
 
 def capacity_bps_hz(snr_lin):

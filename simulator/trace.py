@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +22,10 @@ import pyarrow.parquet as pq
 
 from semsim.models.common.provenance import atomic_write_bytes
 from semsim.simulator import columns
+from semsim.simulator.errors import check
 
-__all__ = ["EVENT_COLUMNS", "FIXED_COLUMNS", "ROW_COLUMNS", "TraceWriter", "read_traces"]
+__all__ = ["EVENT_COLUMNS", "FIXED_COLUMNS", "ROW_COLUMNS", "TraceConfig", "TraceWriter",
+           "read_traces"]
 
 #: every fixed column in file order with its Arrow type (from the registry)
 FIXED_COLUMNS = {c.name: c.arrow for c in columns.FIXED}
@@ -30,6 +33,18 @@ FIXED_COLUMNS = {c.name: c.arrow for c in columns.FIXED}
 EVENT_COLUMNS = {n: FIXED_COLUMNS[n] for n in columns.EVENT}
 ROW_COLUMNS = {n: FIXED_COLUMNS[n] for n in columns.ROW}
 _ORDER = list(FIXED_COLUMNS)
+
+
+@dataclass(frozen=True)
+class TraceConfig:
+    """Trace output: rows per Parquet part; ``event_log`` keeps the SimPy event-order log
+    (also written as events-rNNN.jsonl)."""
+
+    part_rows: int = 100_000
+    event_log: bool = False
+
+    def __post_init__(self) -> None:
+        check(self.part_rows >= 1, "part_rows", self.part_rows, "must be >= 1")
 
 
 class TraceWriter:

@@ -11,8 +11,8 @@ from simhelpers import BASE, merge
 
 from semsim.simulator.bank import ReceiverBank
 from semsim.simulator.mobility import Static
-from semsim.simulator.nodes import TrafficSchedule
 from semsim.simulator.scenario import parse_scenario
+from semsim.simulator.traffic import TrafficSchedule
 
 
 def _bank(num_packets, interval_s, bob, propagation=None):

@@ -3,9 +3,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from semsim.simulator.config_yaml import apply_overrides
 from semsim.simulator.errors import ScenarioError
 from semsim.simulator.scenario import (
-    apply_overrides,
     load_scenario,
     parse_scenario,
     scenario_to_dict,
