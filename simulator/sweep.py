@@ -23,9 +23,7 @@ from __future__ import annotations
 import io
 import itertools
 import json
-import tempfile
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -33,6 +31,7 @@ from typing import Any
 import yaml
 
 from semsim.simulator.errors import ScenarioError
+from semsim.simulator.sweep_backends import ray_session, run_local, run_ray
 
 __all__ = ["BACKENDS", "Axis", "SweepPlan", "collect", "load_plan", "parse_axis", "plan_sweep",
            "read_sweep", "run_sweep"]
@@ -125,56 +124,6 @@ def _done(run_dir: Path, replica: int) -> bool:
     return _finished_parts(run_dir, replica) is not None
 
 
-def _run_task(scenario_path: str, overrides: list[str], run_dir: str, run_id: str, seed: int,
-              replicas: list[int], device: str | None) -> int:
-    from semsim.simulator.engine import run_replicas
-    from semsim.simulator.scenario import load_scenario
-
-    scenario = load_scenario(scenario_path, overrides)
-    res = run_replicas(scenario, run_dir, seed, replicas=replicas, run_id=run_id,
-                       device=device)
-    return sum(r.num_rows for r in res)
-
-
-def _run_task_files(scenario, run_id: str, seed: int, replicas: list[int],
-                    device: str | None) -> dict[str, bytes]:
-    """Run replicas in a scratch folder; return its files {relative path: bytes} (a Ray
-    task: the worker needs neither the scenario file nor the sweep folder)."""
-    from semsim.simulator.engine import run_replicas
-
-    with tempfile.TemporaryDirectory(prefix="semsim-task-") as tmp:
-        root = Path(tmp)
-        run_replicas(scenario, root, seed, replicas=replicas, run_id=run_id, device=device)
-        return {f.relative_to(root).as_posix(): f.read_bytes()
-                for f in sorted(root.rglob("*")) if f.is_file()}
-
-
-def _store_task_files(run_dir: Path, replicas: list[int], files: dict[str, bytes]) -> None:
-    """Write a task's files into its run folder, the replica markers last (a crash in
-    between leaves those replicas not done, so a rerun repeats them)."""
-    from semsim.models.common.provenance import atomic_write_bytes
-
-    markers = {f"replicas/r{r:03d}.json" for r in replicas}
-    if not markers <= set(files):
-        raise RuntimeError(f"task {run_dir.name} replicas {replicas} returned no "
-                           f"{sorted(markers - set(files))}")
-    for rel in sorted(files, key=lambda r: r in markers):
-        path = run_dir / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(path, files[rel])
-
-
-def _task_error(plan: SweepPlan, point: int, replicas: list[int],
-                exc: BaseException) -> ScenarioError:
-    """``exc`` from task (point, replicas), naming the point's axis values."""
-    cause = getattr(exc, "cause", None) or exc  # a Ray task error wraps the original
-    where = ", ".join(f"{k}={v!r}" for k, v in plan.points[point].items())
-    which = (f"replica {replicas[0]}" if len(replicas) == 1
-             else f"replicas {', '.join(map(str, replicas))}")
-    return ScenarioError(f"sweep point p{point:03d} ({where}), {which}",
-                         f"{type(cause).__name__}: {cause}")
-
-
 def _write_plan(plan: SweepPlan) -> None:
     from semsim.models.common.provenance import (
         atomic_write_text,
@@ -225,7 +174,7 @@ def run_sweep(plan: SweepPlan, *, workers: int = 1, device: str | None = None,
                             "them: give a share per task with --device cuda, e.g. 0.25",
                             gpus_per_task)
     # join Ray before writing anything: a bad address leaves no folder
-    started_ray = backend == "ray" and _ray_session(ray_address, workers)
+    started_ray = backend == "ray" and ray_session(ray_address, workers)
     try:
         plan.out_dir.mkdir(parents=True, exist_ok=True)
         _write_plan(plan)
@@ -233,50 +182,16 @@ def run_sweep(plan: SweepPlan, *, workers: int = 1, device: str | None = None,
         if progress and skipped:
             progress(skipped)
         if backend == "ray":
-            _run_ray(plan, todo, device=device, progress=progress,
-                     gpus_per_task=gpus_per_task)
+            run_ray(plan, todo, device=device, progress=progress,
+                    gpus_per_task=gpus_per_task)
         else:
-            _run_local(plan, todo, workers=workers, device=device, progress=progress)
+            run_local(plan, todo, workers=workers, device=device, progress=progress)
     finally:
         if started_ray:
             import ray
 
             ray.shutdown()
     return {"run": sum(len(rs) for _, rs in todo), "skipped": skipped}
-
-
-def _run_local(plan: SweepPlan, todo: list[tuple[int, list[int]]], *, workers: int,
-               device: str | None, progress: Callable[[int], None] | None) -> None:
-    """Tasks in this process (``workers`` 1) or a local process pool."""
-    points = plan.points
-
-    def args(p: int, rs: list[int]) -> tuple:
-        return (plan.scenario_path, plan.point_overrides(points[p]),
-                str(plan.out_dir / f"p{p:03d}"), f"{plan.out_dir.name}-p{p:03d}", plan.seed,
-                rs, device)
-
-    first_error: ScenarioError | None = None
-    if workers <= 1:
-        for p, rs in todo:
-            try:
-                _run_task(*args(p, rs))
-            except Exception as exc:
-                raise _task_error(plan, p, rs, exc) from exc
-            if progress:
-                progress(len(rs))
-    else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = {pool.submit(_run_task, *args(p, rs)): (p, rs) for p, rs in todo}
-            for fut in as_completed(futures):
-                try:
-                    fut.result()
-                except Exception as exc:  # keep collecting: the others' results stay
-                    first_error = first_error or _task_error(plan, *futures[fut], exc)
-                    continue
-                if progress:
-                    progress(len(futures[fut][1]))
-    if first_error is not None:
-        raise first_error
 
 
 def _tasks_to_run(plan: SweepPlan) -> tuple[list[tuple[int, list[int]]], int]:
@@ -294,73 +209,6 @@ def _tasks_to_run(plan: SweepPlan) -> tuple[list[tuple[int, list[int]]], int]:
         k = load_scenario(plan.scenario_path, plan.point_overrides(point)).codec.batch_replicas
         todo += [(p, left[i:i + k]) for i in range(0, len(left), k)]
     return todo, skipped
-
-
-def _ray_session(address: str | None, workers: int) -> bool:
-    """Join Ray (a local cluster of ``workers`` CPUs when ``address`` is None, unless this
-    process has already joined one); True when this call started the session."""
-    try:
-        import ray
-    except ImportError:
-        raise ScenarioError("--backend", "the ray backend needs Ray: pip install -e "
-                            "'.[ray]'", "ray") from None
-    if ray.is_initialized():
-        return False
-    if address not in (None, "auto"):
-        _check_reachable(address)
-    try:
-        if address is None:
-            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
-        else:
-            ray.init(address=address, log_to_driver=False)
-    except (ConnectionError, RuntimeError, ValueError) as exc:
-        raise ScenarioError("--ray-address", f"cannot join the Ray cluster: {exc}",
-                            address) from None
-    return True
-
-
-def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
-    """Fail fast on a ``host:port`` (or ``ray://host:port``) nobody listens on: Ray itself
-    retries such an address for minutes."""
-    import socket
-
-    host, _, port = address.removeprefix("ray://").rpartition(":")
-    try:
-        with socket.create_connection((host, int(port)), timeout=timeout_s):
-            return
-    except ValueError:
-        raise ScenarioError("--ray-address", "expected auto, HOST:PORT or ray://HOST:PORT",
-                            address) from None
-    except OSError as exc:
-        raise ScenarioError("--ray-address", f"cannot join the Ray cluster: nothing answers "
-                            f"at {host}:{port} ({exc})", address) from None
-
-
-def _run_ray(plan: SweepPlan, todo: list[tuple[int, list[int]]], *, device: str | None,
-             progress: Callable[[int], None] | None, gpus_per_task: float) -> None:
-    import ray
-
-    from semsim.simulator.scenario import load_scenario
-
-    remote = ray.remote(num_cpus=1, num_gpus=gpus_per_task, max_retries=0)(_run_task_files)
-    scenarios = {p: load_scenario(plan.scenario_path, plan.point_overrides(plan.points[p]))
-                 for p in sorted({p for p, _ in todo})}
-    pending = {remote.remote(scenarios[p], f"{plan.out_dir.name}-p{p:03d}", plan.seed, rs,
-                             device): (p, rs) for p, rs in todo}
-    first_error: ScenarioError | None = None
-    while pending:
-        done, _ = ray.wait(list(pending), num_returns=1)
-        p, rs = pending.pop(done[0])
-        try:
-            files = ray.get(done[0])
-        except Exception as exc:  # keep collecting: the others' results stay
-            first_error = first_error or _task_error(plan, p, rs, exc)
-            continue
-        _store_task_files(plan.out_dir / f"p{p:03d}", rs, files)
-        if progress:
-            progress(len(rs))
-    if first_error is not None:
-        raise first_error
 
 
 def load_plan(sweep_dir: str | Path) -> SweepPlan:
