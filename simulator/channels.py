@@ -7,9 +7,10 @@ rho = J0(2 pi f_D T_block) (Jakes), f_D from the relative speed and the carrier.
 Rayleigh h = g; Rician h = sqrt(K/(K+1)) + sqrt(1/(K+1)) g; Nakagami-m maps |g|^2 ~ Exp(1)
 through the Gamma(m, 1/m) quantile (a Gaussian copula: exact Nakagami marginal, phase of g).
 
-Symbols: real features are packed two per complex symbol, s_k = x[2k] + j x[2k+1], at
-unit power per real dimension; noise has variance ``noise_var`` per real dimension, so
-SNR = 1 / noise_var and after one-tap equalisation the noise variance is noise_var/|h|^2.
+Symbols: real features are packed two per complex symbol, s_k = x[2k] + j x[2k+1]; noise
+has variance ``noise_var`` per real dimension, P_s / snr for a signal of power P_s per real
+dimension (the project's one convention, :mod:`semsim.models.common.snr`), and after
+one-tap equalisation the noise variance is noise_var / |h|^2.
 """
 
 from __future__ import annotations
@@ -183,7 +184,7 @@ def apply_one_tap(x: np.ndarray, h: np.ndarray, noise_var: np.ndarray,
                   z: np.ndarray) -> np.ndarray:
     """Channel + one-tap (zero-forcing) equalisation for R receivers in one call.
 
-    x: (F,) real features at unit power per real dimension; h: (R,) complex gains;
+    x: (F,) real features; h: (R,) complex gains;
     noise_var: (R,) noise variance per real dimension; z: (R, F + F%2) standard normals.
     y = h s + n, s_hat = y / h = s + n / h; returns (R, F) reals whose noise variance is
     noise_var / |h|^2 per real dimension.
