@@ -43,7 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
 _USER_ERRORS = (("semsim.models.checkpoint", "CheckpointError"),
                 ("semsim.models.data", "DatasetError"),
                 ("semsim.models.common.device", "DeviceError"),
-                ("semsim.models.diffsem.config", "ConfigError"))
+                ("semsim.models.diffsem.config", "ConfigError"),
+                ("semsim.simulator.errors", "ScenarioError"))
 
 
 def _is_user_error(exc: BaseException) -> bool:

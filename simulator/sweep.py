@@ -24,17 +24,24 @@ import io
 import itertools
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from semsim.simulator.errors import ScenarioError
+from semsim.simulator.run_folder import (
+    check_identity,
+    content_sha256,
+    finished_parts,
+    remove_stale_temps,
+    run_identity,
+)
 from semsim.simulator.sweep_backends import ray_session, run_local, run_ray
 
-__all__ = ["BACKENDS", "Axis", "SweepPlan", "collect", "load_plan", "parse_axis", "plan_sweep",
-           "read_sweep", "run_sweep"]
+__all__ = ["BACKENDS", "Axis", "SweepPlan", "collect", "count_finished", "load_plan",
+           "parse_axis", "plan_sweep", "read_sweep", "run_sweep", "sweep_identity"]
 
 BACKENDS = ("process", "ray")
 
@@ -57,6 +64,15 @@ class SweepPlan:
     replicas: int
     seed: int
     out_dir: Path
+    #: the sweep's content (every point's run identity, axes, replicas, seed); see
+    #: :func:`sweep_identity`. Empty for a plan read back by :func:`load_plan`.
+    identity: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def content_sha256(self) -> str:
+        """Hash of :attr:`identity`: the default sweep id is derived from it, so rerunning
+        the same command resumes the same folder."""
+        return content_sha256(self.identity)
 
     @property
     def points(self) -> list[dict[str, Any]]:
@@ -79,52 +95,58 @@ def parse_axis(text: str) -> Axis:
     if "=" not in text:
         raise ScenarioError(text, "an axis must look like key.path=v1,v2,...", text)
     key, values = text.split("=", 1)
+    key = key.strip()
     try:
         parsed = tuple(yaml.safe_load(v) for v in values.split(",") if v.strip())
     except yaml.YAMLError as exc:
         raise ScenarioError(key, f"axis values are not valid YAML: {exc}", values) from None
     if not parsed:
         raise ScenarioError(key, "an axis needs at least one value", values)
+    for v in parsed:
+        try:
+            json.dumps(v, allow_nan=False)
+        except (TypeError, ValueError):
+            raise ScenarioError(key, "axis values must be finite numbers, strings, booleans "
+                                "or lists of them", v) from None
     if len(set(map(repr, parsed))) != len(parsed):
         raise ScenarioError(key, "axis values repeat", values)
-    return Axis(key.strip(), parsed)
+    if key == "run.seed":
+        raise ScenarioError(key, "the root seed is not an axis: every point shares it "
+                            "(common random numbers); replicas give independent streams "
+                            "(--replicas), --seed sets the root", values)
+    return Axis(key, parsed)
+
+
+def sweep_identity(plan: SweepPlan, scenarios: Sequence) -> dict:
+    """What makes two sweeps the same: every point's run identity (its resolved scenario
+    and checkpoints), the axes, the replicas and the root seed."""
+    return {"axes": [{"key": a.key, "values": list(a.values)} for a in plan.axes],
+            "replicas": plan.replicas, "seed": plan.seed,
+            "points": [run_identity(sc, plan.seed) for sc in scenarios]}
 
 
 def plan_sweep(scenario_path: str | Path, axes: Sequence[Axis], out_dir: str | Path, *,
                replicas: int, seed: int | None = None,
                overrides: Sequence[str] = ()) -> SweepPlan:
     """Validate every point's scenario up front (a typo fails before any run) and return
-    the plan. ``seed`` None -> the scenario's ``run.seed`` (of the first point)."""
+    the plan with its identity. ``seed`` None -> the scenario's ``run.seed`` (of the first
+    point)."""
     from semsim.simulator.scenario import load_scenario
 
     if replicas < 1:
         raise ScenarioError("--replicas", "must be >= 1", replicas)
+    if seed is not None and not 0 <= seed < 2**63:
+        raise ScenarioError("--seed", "must be in 0 .. 2**63 - 1", seed)
     plan = SweepPlan(str(scenario_path), tuple(overrides), tuple(axes), int(replicas),
                      0 if seed is None else int(seed), Path(out_dir))
     scenarios = [load_scenario(scenario_path, plan.point_overrides(p)) for p in plan.points]
     if seed is None:
         plan = replace(plan, seed=scenarios[0].run.seed)
-    return plan
-
-
-def _finished_parts(run_dir: Path, replica: int) -> list[Path] | None:
-    """The trace parts of a finished replica (its marker and every part it lists exist),
-    else None: a replica still running or cut off mid-write is not finished."""
-    marker = run_dir / "replicas" / f"r{replica:03d}.json"
-    if not marker.is_file():
-        return None
-    try:
-        parts = [run_dir / "traces" / name for name in json.loads(marker.read_text())["parts"]]
-    except (ValueError, KeyError):
-        return None
-    return parts if all(f.is_file() for f in parts) else None
-
-
-def _done(run_dir: Path, replica: int) -> bool:
-    return _finished_parts(run_dir, replica) is not None
+    return replace(plan, identity=sweep_identity(plan, scenarios))
 
 
 def _write_plan(plan: SweepPlan) -> None:
+    """Write ``sweep.json``, after refusing a folder that holds a sweep of other content."""
     from semsim.models.common.provenance import (
         atomic_write_text,
         command_line,
@@ -132,20 +154,15 @@ def _write_plan(plan: SweepPlan) -> None:
         package_versions,
     )
 
+    path = plan.out_dir / "sweep.json"
+    check_identity(path, plan.identity, "sweep")
     meta = {
         "scenario": plan.scenario_path, "overrides": list(plan.overrides),
         "axes": [{"key": a.key, "values": list(a.values)} for a in plan.axes],
         "points": plan.points, "replicas": plan.replicas, "seed": plan.seed,
         "command": command_line(), "git": git_state(), "versions": package_versions(),
+        "content_sha256": plan.content_sha256, "content": plan.identity,
     }
-    path = plan.out_dir / "sweep.json"
-    if path.is_file():
-        old = json.loads(path.read_text())
-        keep = ("scenario", "overrides", "axes", "replicas", "seed")
-        if any(old.get(k) != meta[k] for k in keep):
-            raise ScenarioError(str(path), "a different sweep already lives in this folder "
-                                "(scenario, overrides, axes, replicas or seed differ); "
-                                "choose another --sweep-id")
     atomic_write_text(path, json.dumps(meta, indent=2, default=str))
 
 
@@ -178,6 +195,8 @@ def run_sweep(plan: SweepPlan, *, workers: int = 1, device: str | None = None,
     try:
         plan.out_dir.mkdir(parents=True, exist_ok=True)
         _write_plan(plan)
+        for p in range(len(plan.points)):  # temp files of writes a kill cut short
+            remove_stale_temps(plan.out_dir / f"p{p:03d}")
         todo, skipped = _tasks_to_run(plan)
         if progress and skipped:
             progress(skipped)
@@ -194,6 +213,12 @@ def run_sweep(plan: SweepPlan, *, workers: int = 1, device: str | None = None,
     return {"run": sum(len(rs) for _, rs in todo), "skipped": skipped}
 
 
+def count_finished(plan: SweepPlan) -> int:
+    """Replicas of ``plan`` finished on disk (over every point)."""
+    return sum(finished_parts(plan.out_dir / f"p{p:03d}", r) is not None
+               for p, r in plan.tasks())
+
+
 def _tasks_to_run(plan: SweepPlan) -> tuple[list[tuple[int, list[int]]], int]:
     """(tasks, number of replicas already done): a task is a point and up to its
     ``codec.batch_replicas`` not-done replicas, run together in one process."""
@@ -202,7 +227,7 @@ def _tasks_to_run(plan: SweepPlan) -> tuple[list[tuple[int, list[int]]], int]:
     todo, skipped = [], 0
     for p, point in enumerate(plan.points):
         run_dir = plan.out_dir / f"p{p:03d}"
-        left = [r for r in range(plan.replicas) if not _done(run_dir, r)]
+        left = [r for r in range(plan.replicas) if finished_parts(run_dir, r) is None]
         skipped += plan.replicas - len(left)
         if not left:
             continue
@@ -216,10 +241,15 @@ def load_plan(sweep_dir: str | Path) -> SweepPlan:
     path = Path(sweep_dir) / "sweep.json"
     if not path.is_file():
         raise FileNotFoundError(f"no sweep.json in {sweep_dir} (not a sweep folder)")
-    meta = json.loads(path.read_text())
-    axes = tuple(Axis(a["key"], tuple(a["values"])) for a in meta["axes"])
-    return SweepPlan(meta["scenario"], tuple(meta["overrides"]), axes, int(meta["replicas"]),
-                     int(meta["seed"]), Path(sweep_dir))
+    try:
+        meta = json.loads(path.read_text())
+        axes = tuple(Axis(a["key"], tuple(a["values"])) for a in meta["axes"])
+        return SweepPlan(meta["scenario"], tuple(meta["overrides"]), axes,
+                         int(meta["replicas"]), int(meta["seed"]), Path(sweep_dir),
+                         meta.get("content") or {})
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ScenarioError(str(path), f"damaged sweep.json ({type(exc).__name__}: {exc}); "
+                            "rerun the sweep command to rewrite it") from None
 
 
 def _cell(value: Any) -> Any:
@@ -232,7 +262,7 @@ def _read_point(plan: SweepPlan, point: int):
     import pandas as pd
 
     run_dir = plan.out_dir / f"p{point:03d}"
-    parts = [f for r in range(plan.replicas) for f in _finished_parts(run_dir, r) or []]
+    parts = [f for r in range(plan.replicas) for f in finished_parts(run_dir, r) or []]
     if not parts:
         return None
     return pd.concat([pd.read_parquet(f) for f in parts], ignore_index=True)

@@ -9,6 +9,7 @@ the first failure at the end, naming its point.
 
 from __future__ import annotations
 
+import signal
 import tempfile
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -73,6 +74,21 @@ def _task_error(plan: SweepPlan, point: int, replicas: list[int],
                          f"{type(cause).__name__}: {cause}")
 
 
+def _ignore_sigint() -> None:
+    """Pool workers leave Ctrl-C to the driver, which stops them (:func:`_stop_pool`)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _stop_pool(pool: ProcessPoolExecutor) -> None:
+    """Cancel queued tasks and terminate the workers at once (a task cut short leaves only
+    hidden temp files and no marker: its replicas are redone on resume)."""
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in list(getattr(pool, "_processes", {}).values()):  # no public API in 3.11
+        proc.terminate()
+    for proc in list(getattr(pool, "_processes", {}).values()):
+        proc.join(timeout=5)
+
+
 def run_local(plan: SweepPlan, todo: list[tuple[int, list[int]]], *, workers: int,
                device: str | None, progress: Callable[[int], None] | None) -> None:
     """Tasks in this process (``workers`` 1) or a local process pool."""
@@ -93,7 +109,8 @@ def run_local(plan: SweepPlan, todo: list[tuple[int, list[int]]], *, workers: in
             if progress:
                 progress(len(rs))
     else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        pool = ProcessPoolExecutor(max_workers=workers, initializer=_ignore_sigint)
+        try:
             futures = {pool.submit(_run_task, *args(p, rs)): (p, rs) for p, rs in todo}
             for fut in as_completed(futures):
                 try:
@@ -103,6 +120,10 @@ def run_local(plan: SweepPlan, todo: list[tuple[int, list[int]]], *, workers: in
                     continue
                 if progress:
                     progress(len(futures[fut][1]))
+        except BaseException:  # Ctrl-C (or anything else): stop now, keep what finished
+            _stop_pool(pool)
+            raise
+        pool.shutdown(wait=True)
     if first_error is not None:
         raise first_error
 
@@ -159,16 +180,21 @@ def run_ray(plan: SweepPlan, todo: list[tuple[int, list[int]]], *, device: str |
     pending = {remote.remote(scenarios[p], f"{plan.out_dir.name}-p{p:03d}", plan.seed, rs,
                              device): (p, rs) for p, rs in todo}
     first_error: ScenarioError | None = None
-    while pending:
-        done, _ = ray.wait(list(pending), num_returns=1)
-        p, rs = pending.pop(done[0])
-        try:
-            files = ray.get(done[0])
-        except Exception as exc:  # keep collecting: the others' results stay
-            first_error = first_error or _task_error(plan, p, rs, exc)
-            continue
-        _store_task_files(plan.out_dir / f"p{p:03d}", rs, files)
-        if progress:
-            progress(len(rs))
+    try:
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            p, rs = pending.pop(done[0])
+            try:
+                files = ray.get(done[0])
+            except Exception as exc:  # keep collecting: the others' results stay
+                first_error = first_error or _task_error(plan, p, rs, exc)
+                continue
+            _store_task_files(plan.out_dir / f"p{p:03d}", rs, files)
+            if progress:
+                progress(len(rs))
+    except KeyboardInterrupt:  # stop the tasks still running; finished ones are stored
+        for ref in pending:
+            ray.cancel(ref, force=True)
+        raise
     if first_error is not None:
         raise first_error

@@ -10,6 +10,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from semsim.simulator.commands.progress import Progress
+
 __all__ = ["cmd_report", "cmd_run", "cmd_sweep", "cmd_validate", "register"]
 
 
@@ -32,7 +34,8 @@ def register(subparsers) -> None:
     run.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None,
                      help="codec device (default: the scenario's codec.device)")
     run.add_argument("--run-id", default=None, help="run folder name (default: "
-                     "<scenario>-<UTC time>-s<seed>)")
+                     "<scenario>-<content hash>, so the same command resumes); a folder "
+                     "holding a run of other content is refused")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.set_defaults(func=cmd_run)
     val = subparsers.add_parser("validate", help="check a scenario file and print a summary")
@@ -58,7 +61,8 @@ def register(subparsers) -> None:
                     help="GPUs per Ray task (a fraction shares a GPU; default 0)")
     sw.add_argument("--out", default="results", metavar="DIR")
     sw.add_argument("--sweep-id", default=None, help="sweep folder name (default: "
-                    "<scenario>-sweep-<UTC time>); an existing one is resumed")
+                    "<scenario>-sweep-<content hash>, so the same command resumes); an "
+                    "existing one with the same content is resumed, another is refused")
     sw.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None)
     sw.add_argument("--plot", default=None, metavar="COLUMN",
                     help="trace column to plot against the first axis (default: a codec "
@@ -83,68 +87,99 @@ def _load(args):
     return load_scenario(args.scenario, args.overrides)
 
 
-def _summary(scenario) -> str:
+def _summary(scenario, seed: int | None = None) -> str:
     r = scenario.run
     length = f"{r.num_packets} packets" if r.num_packets else f"{r.duration_s} s"
     return (f"{scenario.name}: 1 Bob + {len(scenario.eves)} Eves, {length}, "
-            f"{r.replicas} replica(s), seed {r.seed}, codec {scenario.codec.name}")
+            f"{r.replicas} replica(s), seed {r.seed if seed is None else seed}, "
+            f"codec {scenario.codec.name}")
+
+
+def _seed(value: int | None):
+    """``--seed``: None or a value in 0 .. 2**63 - 1 (numpy SeedSequence entropy)."""
+    from semsim.simulator.errors import ScenarioError
+
+    if value is not None and not 0 <= value < 2**63:
+        raise ScenarioError("--seed", "must be in 0 .. 2**63 - 1", value)
+    return value
+
+
+def _out_dir(text: str) -> Path:
+    """``--out``: an existing or creatable, writable folder (else a named error)."""
+    import os
+
+    from semsim.simulator.errors import ScenarioError
+
+    out = Path(text)
+    if out.exists() and not out.is_dir():
+        raise ScenarioError("--out", "exists and is not a folder", text)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ScenarioError("--out", f"cannot create the folder: {exc.strerror}", text) from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise ScenarioError("--out", "the folder is not writable", text)
+    return out
+
+
+def _resume_hint() -> str:
+    import shlex
+
+    return "resume with: " + shlex.join(["semsim", *sys.argv[1:]])
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
     """Validate a scenario: exit 0 and a summary, or exit 2 and the named error."""
-    from semsim.simulator.errors import ScenarioError
-
-    try:
-        scenario = _load(args)
-    except ScenarioError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    print(f"ok: {_summary(scenario)}")
+    print(f"ok: {_summary(_load(args))}")
     return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Run every replica of a scenario into <out>/<run_id>/."""
-    from semsim.simulator.errors import ScenarioError
+    """Run the replicas of a scenario not yet finished in <out>/<run_id>/ (the default id
+    comes from the run's content, so rerunning the same command resumes it)."""
+    from semsim.simulator.engine import run_replicas
+    from semsim.simulator.names import check_name
+    from semsim.simulator.run_folder import new_run_id, pending_replicas
 
-    try:
-        scenario = _load(args)
-    except ScenarioError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    from tqdm import tqdm
-
-    from semsim.simulator.engine import new_run_id, run_replicas
-
-    seed = scenario.run.seed if args.seed is None else args.seed
-    run_id = args.run_id or new_run_id(scenario, seed)
-    run_dir = Path(args.out) / run_id
+    scenario = _load(args)
+    seed = scenario.run.seed if _seed(args.seed) is None else args.seed
+    run_id = check_name(args.run_id, "--run-id") if args.run_id else new_run_id(scenario, seed)
+    run_dir = _out_dir(args.out) / run_id
+    todo = pending_replicas(run_dir, scenario, seed)
+    print(f"{_summary(scenario, seed)}\nrun {run_id}: {run_dir}", flush=True)
     r = scenario.run
+    if not todo:
+        print(f"all {r.replicas} replica(s) already finished in {run_dir}")
+        return 0
+    if len(todo) < r.replicas:
+        print(f"resuming: {r.replicas - len(todo)} of {r.replicas} replica(s) already finished")
     per_replica = r.num_packets or max(1, int(r.duration_s / scenario.alice.traffic.interval_s))
-    total = per_replica * r.replicas
     try:
-        with tqdm(total=total, unit="pkt", disable=args.no_progress or None,
-                  mininterval=0.5, desc=scenario.name) as bar:
-            results = run_replicas(scenario, run_dir, seed, run_id=run_id,
+        with Progress(per_replica * len(todo), scenario.name, "pkt",
+                      enabled=not args.no_progress) as bar:
+            results = run_replicas(scenario, run_dir, seed, replicas=todo, run_id=run_id,
                                    device=args.device, progress=bar.update)
-    except ScenarioError as err:  # e.g. a missing checkpoint or dataset, named by its key
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    except KeyboardInterrupt:
+        left = len(pending_replicas(run_dir, scenario, seed))
+        print(f"interrupted: {r.replicas - left} of {r.replicas} replica(s) finished and kept "
+              f"in {run_dir}; {_resume_hint()}", file=sys.stderr)
+        return 130
     rows = sum(x.num_rows for x in results)
     wall = sum(x.wall_s for x in results)
-    print(f"{_summary(scenario)}\n{sum(x.num_packets for x in results)} packets, {rows} trace "
-          f"rows in {wall:.2f} s ({rows / max(wall, 1e-9):,.0f} receiver-packets/s)\n"
-          f"run folder: {run_dir}")
+    print(f"{sum(x.num_packets for x in results)} packets, {rows} trace rows in {wall:.2f} s "
+          f"({rows / max(wall, 1e-9):,.0f} receiver-packets/s)\nrun folder: {run_dir}")
     return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    """Print per-group means with confidence intervals; write report/summary.csv and
-    report/timeseries.png inside the run folder."""
+    """Print per-group means with confidence intervals over the finished replicas; write
+    report/summary.csv and report/timeseries.png inside the run folder (a fresh report/)."""
+    import shutil
+
     import pandas as pd
 
     from semsim.simulator.analysis import default_metric, plot_run, summarize
-    from semsim.simulator.trace import read_traces
+    from semsim.simulator.run_folder import read_finished
 
     if not 0 < args.level < 1:
         print(f"error: --level must be in (0, 1) (got {args.level})", file=sys.stderr)
@@ -152,11 +187,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     run_dir = Path(args.run_dir)
     if (run_dir / "sweep.json").is_file():
         return _report_sweep(args)
-    try:
-        df = read_traces(run_dir)
-    except FileNotFoundError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    df, finished, planned = read_finished(run_dir)
     by = [c for c in args.by.split(",") if c]
     try:
         table = summarize(df, by=by, level=args.level)
@@ -170,15 +201,21 @@ def cmd_report(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     out = run_dir / "report"
-    out.mkdir(exist_ok=True)
+    shutil.rmtree(out, ignore_errors=True)  # nothing stale from an earlier report survives
+    out.mkdir()
     table.to_csv(out / "summary.csv", index=False)
     png = plot_run(df, out / "timeseries.png", metric)
     wide = table.assign(value=[f"{m:.4g} [{lo:.4g}, {hi:.4g}]" for m, lo, hi in
                                zip(table["mean"], table.ci_low, table.ci_high, strict=True)])
     with pd.option_context("display.width", 200, "display.max_columns", 50):
         print(wide.pivot(index="column", columns=by, values="value").to_string())
-    print(f"{len(df)} rows, {df['replica'].nunique()} replica(s); {args.level:.0%} intervals "
-          f"over {table.ci_over.iloc[0]}\nwrote {out / 'summary.csv'} and {png}")
+    if len(finished) < planned:
+        missing = sorted(set(range(planned)) - set(finished))
+        print(f"warning: {len(finished)} of {planned} replicas finished; left out (not "
+              f"finished): {', '.join(f'r{r:03d}' for r in missing[:10])}"
+              f"{' ...' if len(missing) > 10 else ''}", file=sys.stderr)
+    print(f"{len(df)} rows, {len(finished)} of {planned} replica(s); {args.level:.0%} "
+          f"intervals over {table.ci_over.iloc[0]}\nwrote {out / 'summary.csv'} and {png}")
     return 0
 
 
@@ -221,34 +258,44 @@ def _show_sweep(plan, summary, metric: str | None, group: str, flag: str) -> int
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    """Plan (validating every point), run what is not done, collect, plot."""
-    from datetime import datetime, timezone
-
-    from tqdm import tqdm
+    """Plan (validating every point), run what is not done, collect, plot. The default
+    sweep id comes from the sweep's content, so rerunning the same command resumes it."""
+    from dataclasses import replace
 
     from semsim.simulator.errors import ScenarioError
-    from semsim.simulator.sweep import collect, parse_axis, plan_sweep, run_sweep
+    from semsim.simulator.names import check_name
+    from semsim.simulator.sweep import (
+        collect,
+        count_finished,
+        parse_axis,
+        plan_sweep,
+        run_sweep,
+    )
 
+    if not args.axis:
+        raise ScenarioError("--axis", "give at least one axis (key.path=v1,v2,...)")
+    if args.backend != "ray" and (args.ray_address or args.gpus_per_task):
+        raise ScenarioError("--backend", "--ray-address / --gpus-per-task need "
+                            "--backend ray", args.backend)
+    axes = [parse_axis(a) for a in args.axis]
+    out = _out_dir(args.out)
+    plan = plan_sweep(args.scenario, axes, out, replicas=args.replicas, seed=_seed(args.seed),
+                      overrides=args.overrides)
+    sweep_id = (check_name(args.sweep_id, "--sweep-id") if args.sweep_id
+                else f"{Path(args.scenario).stem}-sweep-{plan.content_sha256[:10]}")
+    plan = replace(plan, out_dir=out / sweep_id)
+    total = len(plan.tasks())
+    print(f"sweep {sweep_id}: {len(plan.points)} point(s) x {plan.replicas} replica(s) -> "
+          f"{plan.out_dir}", flush=True)
     try:
-        if not args.axis:
-            raise ScenarioError("--axis", "give at least one axis (key.path=v1,v2,...)")
-        if args.backend != "ray" and (args.ray_address or args.gpus_per_task):
-            raise ScenarioError("--backend", "--ray-address / --gpus-per-task need "
-                                "--backend ray", args.backend)
-        axes = [parse_axis(a) for a in args.axis]
-        name = Path(args.scenario).stem
-        sweep_id = args.sweep_id or (
-            f"{name}-sweep-{datetime.now(timezone.utc).strftime('%Y%m%d-%H%M%S')}")
-        plan = plan_sweep(args.scenario, axes, Path(args.out) / sweep_id,
-                          replicas=args.replicas, seed=args.seed, overrides=args.overrides)
-        with tqdm(total=len(plan.tasks()), unit="run", disable=args.no_progress or None,
-                  desc=sweep_id) as bar:
+        with Progress(total, sweep_id, "replicas", enabled=not args.no_progress) as bar:
             counts = run_sweep(plan, workers=args.workers, device=args.device,
                                progress=bar.update, backend=args.backend,
                                ray_address=args.ray_address, gpus_per_task=args.gpus_per_task)
-    except ScenarioError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    except KeyboardInterrupt:
+        print(f"interrupted: {count_finished(plan)} of {total} replica(s) finished and kept in "
+              f"{plan.out_dir}; {_resume_hint()}", file=sys.stderr, flush=True)
+        return 130
     summary = collect(plan)
     print(f"{len(plan.points)} point(s) x {plan.replicas} replica(s): {counts['run']} run, "
           f"{counts['skipped']} already done")

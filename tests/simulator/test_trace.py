@@ -9,6 +9,7 @@ from simhelpers import documented_types
 
 from semsim.models.common.provenance import atomic_write_bytes
 from semsim.simulator.engine import run_scenario
+from semsim.simulator.errors import ScenarioError
 from semsim.simulator.scenario import parse_scenario
 from semsim.simulator.trace import FIXED_COLUMNS, read_traces
 
@@ -70,6 +71,17 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path):
 
 
 def test_rerun_replaces_parts_of_that_replica(make_scenario, tmp_path):
-    run_scenario(make_scenario(run={"num_packets": 40}, trace={"part_rows": 30}), tmp_path)
-    run_scenario(make_scenario(run={"num_packets": 5}), tmp_path)
-    assert len(read_traces(tmp_path)) == 15
+    """The same run again (part size is speed-only) replaces the replica's parts."""
+    first = run_scenario(make_scenario(run={"num_packets": 40}, trace={"part_rows": 30}),
+                         tmp_path)
+    again = run_scenario(make_scenario(run={"num_packets": 40}), tmp_path)
+    assert len(first.parts) == 4 and len(again.parts) == 1
+    assert sorted(p.name for p in (tmp_path / "traces").iterdir()) == ["r000-p00000.parquet"]
+    assert len(read_traces(tmp_path)) == 120
+
+
+def test_a_folder_of_another_run_is_refused(make_scenario, tmp_path):
+    run_scenario(make_scenario(run={"num_packets": 40}), tmp_path)
+    with pytest.raises(ScenarioError, match=r"run.num_packets: 40 -> 5"):
+        run_scenario(make_scenario(run={"num_packets": 5}), tmp_path)
+    assert len(read_traces(tmp_path)) == 120  # nothing of the refused run was written

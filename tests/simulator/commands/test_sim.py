@@ -1,18 +1,14 @@
-import argparse
 from pathlib import Path
 
-from semsim.simulator.commands import sim as commands
+from semsim.simulator import cli
 from semsim.simulator.trace import read_traces
 
 DEFAULT = str(Path(__file__).resolve().parents[3] / "scenarios" / "default.yaml")
 
 
 def _main(argv):
-    parser = argparse.ArgumentParser(prog="semsim")
-    sub = parser.add_subparsers(dest="command", required=True)
-    commands.register(sub)
-    args = parser.parse_args(argv)
-    return args.func(args)
+    """The real entry point (``semsim``): named errors become exit 2 there."""
+    return cli.main(argv)
 
 
 def test_validate_ok_and_error(tmp_path, capsys):
