@@ -82,10 +82,11 @@ def _ignore_sigint() -> None:
 def _stop_pool(pool: ProcessPoolExecutor) -> None:
     """Cancel queued tasks and terminate the workers at once (a task cut short leaves only
     hidden temp files and no marker: its replicas are redone on resume)."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())  # no public API in 3.11
     pool.shutdown(wait=False, cancel_futures=True)
-    for proc in list(getattr(pool, "_processes", {}).values()):  # no public API in 3.11
+    for proc in procs:
         proc.terminate()
-    for proc in list(getattr(pool, "_processes", {}).values()):
+    for proc in procs:
         proc.join(timeout=5)
 
 
