@@ -256,29 +256,39 @@ def _cell(value: Any) -> Any:
     return repr(value) if isinstance(value, (list, dict)) else value
 
 
-def _read_point(plan: SweepPlan, point: int):
-    """Trace rows of the finished replicas of ``point`` (None when none is finished): a
-    replica still running or cut off mid-write is left out."""
-    import pandas as pd
-
+def _finished_point_parts(plan: SweepPlan, point: int) -> dict[int, list[Path]]:
+    """{replica: its trace parts} of the finished replicas of ``point`` (a replica still
+    running, cut off mid-write or with a damaged part is left out)."""
     run_dir = plan.out_dir / f"p{point:03d}"
-    parts = [f for r in range(plan.replicas) for f in finished_parts(run_dir, r) or []]
-    if not parts:
-        return None
-    return pd.concat([pd.read_parquet(f) for f in parts], ignore_index=True)
+    return {r: parts for r in range(plan.replicas)
+            if (parts := finished_parts(run_dir, r)) is not None}
+
+
+def _read_parts(parts: Sequence[Path]):
+    import pandas as pd
+    import pyarrow as pa
+
+    frames = []
+    for f in parts:
+        try:
+            frames.append(pd.read_parquet(f))
+        except (OSError, pa.ArrowException) as exc:
+            raise ScenarioError(str(f), f"damaged trace part ({exc}); rerun the sweep "
+                                "command to redo its replica") from None
+    return pd.concat(frames, ignore_index=True)
 
 
 def _per_point(plan: SweepPlan, fn: Callable):
-    """``fn(trace rows of point p)`` for every point with a finished replica, each result
-    prefixed with ``point`` and one column per axis key; concatenated."""
+    """``fn(point index, {replica: parts})`` for every point with a finished replica, each
+    result prefixed with ``point`` and one column per axis key; concatenated."""
     import pandas as pd
 
     frames = []
     for p, point in enumerate(plan.points):
-        df = _read_point(plan, p)
-        if df is None:
+        finished = _finished_point_parts(plan, p)
+        if not finished:
             continue
-        table = fn(df)
+        table = fn(p, finished)
         for key, value in reversed(point.items()):
             table.insert(0, key, _cell(value))
         table.insert(0, "point", p)
@@ -288,23 +298,57 @@ def _per_point(plan: SweepPlan, fn: Callable):
     return pd.concat(frames, ignore_index=True)
 
 
+#: bump when ``summarize``'s output changes, so cached point summaries are recomputed
+_SUMMARY_FORMAT = 1
+
+
+def _point_summary(plan: SweepPlan, point: int, finished: dict[int, list[Path]],
+                   by: Sequence[str], level: float):
+    """``summarize`` of one point's finished replicas, cached in ``pNNN/summary.parquet``
+    under a key of (group columns, level, each finished replica's parts and sizes and its
+    marker's mtime): a resume that changed nothing reads one small file per point."""
+    import pandas as pd
+
+    from semsim.models.common.provenance import atomic_write_bytes, atomic_write_text
+    from semsim.simulator.analysis import summarize
+
+    run_dir = plan.out_dir / f"p{point:03d}"
+    key = {"format": _SUMMARY_FORMAT, "by": list(by), "level": level, "replicas": {
+        str(r): [(run_dir / "replicas" / f"r{r:03d}.json").stat().st_mtime_ns,
+                 [[f.name, f.stat().st_size] for f in parts]]
+        for r, parts in finished.items()}}
+    cache, key_file = run_dir / "summary.parquet", run_dir / "summary.json"
+    try:
+        if json.loads(key_file.read_text()) == key:
+            return pd.read_parquet(cache)
+    except (OSError, ValueError):
+        pass  # no cache yet, or a damaged one: recompute
+    table = summarize(_read_parts([f for parts in finished.values() for f in parts]),
+                      by=by, level=level)
+    buf = io.BytesIO()
+    table.to_parquet(buf, index=False)
+    atomic_write_bytes(cache, buf.getvalue())
+    atomic_write_text(key_file, json.dumps(key))  # key last: a cut write leaves no key
+    return table
+
+
 def read_sweep(sweep: str | Path | SweepPlan):
     """All trace rows of a sweep's finished replicas in one DataFrame, with a ``point``
     column and one column per axis key in front (e.g. for
     ``df.groupby(["bob.estimator.bias_db", "role"]).m_correct.mean()``)."""
     plan = sweep if isinstance(sweep, SweepPlan) else load_plan(sweep)
-    return _per_point(plan, lambda df: df)
+    return _per_point(plan, lambda p, finished: _read_parts(
+        [f for parts in finished.values() for f in parts]))
 
 
 def collect(plan: SweepPlan, by: Sequence[str] = ("node", "role"), level: float = 0.95):
     """Summary table over all points with a finished replica (columns: ``point``, one per
     axis key, the group columns, ``column``, ``mean``, ``ci_low``, ``ci_high``, ``n``,
     ``ci_over``); also written to ``summary.csv`` and ``summary.parquet`` in the sweep
-    folder."""
+    folder. Per-point summaries are cached (see :func:`_point_summary`)."""
     from semsim.models.common.provenance import atomic_write_bytes, atomic_write_text
-    from semsim.simulator.analysis import summarize
 
-    out = _per_point(plan, lambda df: summarize(df, by=by, level=level))
+    out = _per_point(plan, lambda p, finished: _point_summary(plan, p, finished, by, level))
     buf = io.BytesIO()
     out.to_parquet(buf, index=False)
     atomic_write_bytes(plan.out_dir / "summary.parquet", buf.getvalue())
