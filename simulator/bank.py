@@ -3,7 +3,7 @@
 Per receiver and packet: positions (mobility), distance, relative speed and Doppler, path
 loss (``pathloss``), Gudmundson shadowing over the distance moved relative to Alice
 (``pathloss.shadowing_correlation``), small-scale fading as an AR(1) process on a CN(0, 1)
-state per coherence block (``channels.ar1_coefficient`` / ``channels.ar1_step``) mapped to
+state per coherence block (``channels.ar1_coefficient`` / ``channels.ar1_path``) mapped to
 the receiver's fading law (``channels.FadingModel.from_gaussian``), link budget -> mean
 SNR, true and estimated SNR (``estimators``), capacities (``secrecy``), and the received
 symbols after one-tap equalisation (``channels.equalised_noise``). The physics is
@@ -154,13 +154,10 @@ class ReceiverBank:
         block_s = np.where(self.per_packet, (times - t_prev)[:, None], self.coherence_s)
         rho = np.where(self.independent, 0.0, ch.ar1_coefficient(doppler, block_s))
         w = (z[..., 0] + 1j * z[..., 1]) * _SQRT_HALF
-        changed = np.flatnonzero(steps.any(axis=1))
-        states = np.empty((len(changed) + 1, R), dtype=np.complex128)
-        states[0] = g = self.g
-        for n, k in enumerate(changed):  # the recursion runs only where a block ends
-            g = ch.ar1_step(g, rho[k], steps[k], w[k])
-            states[n + 1] = g
-        self.g = g
+        changed = np.flatnonzero(steps.any(axis=1))  # the recursion runs where a block ends
+        states = np.concatenate([self.g[None], ch.ar1_path(self.g, rho[changed],
+                                                           steps[changed], w[changed])])
+        self.g = states[-1]
         gstate = states[np.searchsorted(changed, np.arange(K), side="right")]
         h = np.empty((K, R), dtype=np.complex128)
         for model, idx in self.fading_groups:
@@ -175,12 +172,9 @@ class ReceiverBank:
             moved = np.diff(np.concatenate([last[None], rel]), axis=0)
             a = shadowing_correlation(np.hypot(moved[..., 0], moved[..., 1]),
                                       self.decorrelation_m)
-            shadow = np.empty((K, R))
-            s = self.shadow_z
-            for k in range(K):  # Gauss-Markov in the distance moved: one AR(1) step each
-                s = ch.ar1_step(s, a[k], 1.0, z[k, :, 2])
-                shadow[k] = s
-            self.shadow_z = s
+            # Gauss-Markov in the distance moved: one AR(1) step per packet
+            shadow = ch.ar1_path(self.shadow_z, a, 1.0, z[:, :, 2])
+            self.shadow_z = shadow[-1]
         self.rel_last, self.t_last = rel[-1], float(times[-1])
         shadow_db = self.shadow_std_db * shadow
         mean_snr_db = link_mean_snr_db(self.tx_power_dbm, self.tx_gain_dbi, self.rx_gain_dbi,

@@ -34,6 +34,8 @@ __all__ = [
     "Rician",
     "apply_one_tap",
     "ar1_coefficient",
+    "ar1_gains",
+    "ar1_path",
     "ar1_step",
     "complex_normal",
     "doppler_hz",
@@ -163,11 +165,32 @@ def ar1_coefficient(doppler, block_s):
                       * np.asarray(block_s, dtype=float))
 
 
-def ar1_step(g: np.ndarray, rho, num_blocks, w: np.ndarray) -> np.ndarray:
-    """Advance CN(0,1) states g by ``num_blocks`` AR(1) steps with coefficient rho in one go:
-    g' = rho^n g + sqrt(1 - rho^(2n)) w, w ~ CN(0, 1). n = 0 leaves g unchanged."""
+def ar1_gains(rho, num_blocks) -> tuple[np.ndarray, np.ndarray]:
+    """(a, b) of ``num_blocks`` AR(1) steps with coefficient rho taken in one go:
+    a = rho^n (the state's correlation after n steps), b = sqrt(1 - a^2) (the innovation's
+    weight that keeps a CN(0, 1) or N(0, 1) state stationary). Broadcasts."""
     a = np.power(np.asarray(rho, dtype=float), np.asarray(num_blocks, dtype=float))
-    return a * g + np.sqrt(np.maximum(1.0 - a * a, 0.0)) * w
+    return a, np.sqrt(np.maximum(1.0 - a * a, 0.0))
+
+
+def ar1_step(g: np.ndarray, rho, num_blocks, w: np.ndarray) -> np.ndarray:
+    """Advance states g by ``num_blocks`` AR(1) steps with coefficient rho in one go:
+    g' = rho^n g + sqrt(1 - rho^(2n)) w, w ~ CN(0, 1) (or N(0, 1) for real states). n = 0
+    leaves g unchanged."""
+    a, b = ar1_gains(rho, num_blocks)
+    return a * g + b * w
+
+
+def ar1_path(g: np.ndarray, rho, num_blocks, w: np.ndarray) -> np.ndarray:
+    """The states after each of K successive :func:`ar1_step` calls, (K, ...): step k uses
+    rho[k], num_blocks[k] and w[k] (gains computed for all K at once, the recursion per
+    step). The receiver bank's fading and shadowing processes both run on it."""
+    a, b = ar1_gains(rho, num_blocks)
+    out = np.empty(np.broadcast_shapes(a.shape, np.shape(w)), dtype=np.result_type(g, w))
+    for k in range(len(out)):
+        g = a[k] * g + b[k] * w[k]
+        out[k] = g
+    return out
 
 
 def equalised_noise(h: np.ndarray, noise_var: np.ndarray, z: np.ndarray) -> np.ndarray:

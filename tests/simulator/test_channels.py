@@ -12,6 +12,7 @@ from semsim.simulator.channels import (
     Rician,
     apply_one_tap,
     ar1_coefficient,
+    ar1_path,
     ar1_step,
     doppler_hz,
     pack_complex,
@@ -82,6 +83,17 @@ def test_ar1_step_n_blocks_closed_form(rho, n):
     assert abs(np.real(np.vdot(g, g2)) / N - rho**n) < 0.01
     assert abs(np.mean(np.abs(g2) ** 2) - 1.0) < 0.02
     np.testing.assert_array_equal(ar1_step(g, rho, 0, w), g)
+
+
+def test_ar1_path_is_successive_ar1_steps():
+    rng = np.random.default_rng(3)
+    g = rng.standard_normal(5) + 1j * rng.standard_normal(5)
+    rho, n = rng.uniform(0, 1, (7, 5)), rng.integers(0, 3, (7, 1))
+    w = rng.standard_normal((7, 5)) + 1j * rng.standard_normal((7, 5))
+    path = ar1_path(g, rho, n, w)
+    for k in range(7):
+        g = ar1_step(g, rho[k], n[k], w[k])
+        np.testing.assert_array_equal(path[k], g)
 
 
 def test_one_tap_equalised_noise_variance():
