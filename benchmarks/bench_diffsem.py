@@ -27,8 +27,7 @@ def _system(dataset: str, device: str = "cpu"):
     from semsim.models.checkpoint import CheckpointError
     from semsim.models.diffsem.config import make_config
     from semsim.models.diffsem.loader import load_diffsem
-    from semsim.models.diffsem.system import DiffSemSystem
-    from semsim.models.diffsem.training import build_direct_attacker
+    from semsim.models.diffsem.system import DiffSemSystem, build_direct_attacker
 
     try:
         b = load_diffsem(dataset, with_baselines=False, device=device)

@@ -21,13 +21,13 @@ import torch
 def _system(setting: str):
     from semsim.models.checkpoint import CheckpointError
     from semsim.models.stego import INN, SETTINGS, INNConfig, InversionNet, StegoSystem, load_stego
-    from semsim.models.stego_train import JSCC_PRESETS
+    from semsim.models.stego.config import JSCC_PRESETS
 
     try:
         return load_stego(setting), "shipped checkpoints"
     except CheckpointError:
         cfg = JSCC_PRESETS[SETTINGS[setting].jscc][0]
-        from semsim.models.jscc import DeepJSCC
+        from semsim.models.stego.jscc import DeepJSCC
 
         jscc = DeepJSCC(cfg)
         inv = InversionNet(2 * cfg.k, cfg.channels, cfg.image_size)

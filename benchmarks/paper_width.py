@@ -31,8 +31,9 @@ from semsim.models.common.device import resolve_device, synchronize
 from semsim.models.diffsem.config import make_config
 from semsim.models.diffsem.evaluation import test_packets
 from semsim.models.diffsem.loader import load_diffsem
+from semsim.models.diffsem.splits import load_splits
+from semsim.models.diffsem.stages import stage_finetune, stage_unet
 from semsim.models.diffsem.system import DiffSemSystem
-from semsim.models.diffsem.training import load_splits, stage_finetune, stage_unet
 
 __all__ = ["bob_rows", "main"]
 

@@ -4,7 +4,14 @@ Shipped weights are ``<dir>/<name>.safetensors`` next to ``<dir>/<name>.json`` (
 metrics, seed, data sha256, git commit, package versions, file sha256). The loader checks
 the file's sha256 against the manifest *before* reading it and never unpickles anything.
 Epoch-resume state (optimizers, schedulers, RNG) uses ``torch.save`` written atomically
-and is read back with ``torch.load(weights_only=True)``.
+with a ``<file>.sha256`` beside it, and is read back with ``torch.load(weights_only=True)``
+only after that sha256 matches.
+
+Provenance: each manifest records the exact command line that wrote it (``command``), the
+commit (``git_state``), whether tracked files differed from it (``git_dirty``) and, for a
+dirty tree, the sha256 of that uncommitted diff (``git_diff_sha256``, see
+:func:`models.common.provenance.git_state`), so a checkpoint shipped from a dirty tree
+still names the exact source it came from.
 """
 
 from __future__ import annotations
@@ -19,7 +26,15 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from semsim.models.common.provenance import atomic_write, git_state, package_versions, sha256_file
+from semsim.models.common.provenance import (
+    atomic_write,
+    atomic_write_text,
+    command_line,
+    git_state,
+    package_versions,
+    sha256_file,
+)
+from semsim.models.manifests import CHECKPOINT_DIR, CheckpointError, read_manifest
 
 __all__ = [
     "CHECKPOINT_DIR",
@@ -30,13 +45,6 @@ __all__ = [
     "save_checkpoint",
     "save_training_state",
 ]
-
-#: Where shipped checkpoints live (inside the installed ``models`` package).
-CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
-
-class CheckpointError(RuntimeError):
-    """A checkpoint is missing, corrupt, or was trained for another configuration."""
-
 
 def _state(module: torch.nn.Module | Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     sd = module.state_dict() if isinstance(module, torch.nn.Module) else dict(module)
@@ -80,6 +88,8 @@ def save_checkpoint(
         "data_sha256": dict(data_sha256),
         "git_state": git["commit"],
         "git_dirty": git["dirty"],
+        "git_diff_sha256": git["diff_sha256"],
+        "command": command_line(),
         "package_versions": package_versions(),
         "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         **({"extra": dict(extra)} if extra else {}),
@@ -88,20 +98,6 @@ def save_checkpoint(
     text = json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n"
     atomic_write(man_path, lambda tmp: Path(tmp).write_text(text))
     return man_path
-
-
-def read_manifest(directory: str | os.PathLike[str], name: str) -> dict[str, Any]:
-    """The JSON manifest of checkpoint ``name``; :class:`CheckpointError` if absent or bad."""
-    path = Path(directory) / f"{name}.json"
-    if not path.is_file():
-        raise CheckpointError(
-            f"checkpoint manifest {path} not found: train it first (see README, "
-            "section Checkpoints: `semsim train ...`) or pass the right --checkpoint-dir"
-        )
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise CheckpointError(f"checkpoint manifest {path} is not valid JSON: {exc}") from exc
 
 
 def load_checkpoint(
@@ -151,14 +147,31 @@ def load_checkpoint(
     return manifest
 
 
+def _sidecar(path: Path) -> Path:
+    return path.with_name(path.name + ".sha256")
+
+
 def save_training_state(path: str | os.PathLike[str], state: Mapping[str, Any]) -> None:
-    """Atomically save epoch-resume state (state dicts, epoch, RNG tensors) with torch.save."""
+    """Atomically save epoch-resume state (state dicts, epoch, RNG tensors) with torch.save,
+    then its sha256 in ``<path>.sha256``."""
+    path = Path(path)
     atomic_write(path, lambda tmp: torch.save(dict(state), tmp))
+    atomic_write_text(_sidecar(path), sha256_file(path) + "\n")
 
 
 def load_training_state(path: str | os.PathLike[str]) -> dict[str, Any] | None:
-    """Resume state saved by :func:`save_training_state`, or None if there is none."""
+    """Resume state saved by :func:`save_training_state`, or None if there is none.
+
+    Raises :class:`CheckpointError` when ``<path>.sha256`` is missing or does not match
+    (the file is never unpickled; ``weights_only`` loading only after the check)."""
     path = Path(path)
     if not path.is_file():
         return None
+    side = _sidecar(path)
+    want = side.read_text().strip() if side.is_file() else None
+    if want != sha256_file(path):
+        raise CheckpointError(
+            f"training state {path} does not match its sha256 file {side.name} "
+            f"({'missing' if want is None else 'differs'}): delete it to start that step "
+            "over (or rerun with --no-resume)")
     return torch.load(path, map_location="cpu", weights_only=True)

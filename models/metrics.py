@@ -15,6 +15,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from semsim.models.common.units import lin_to_db
+
 __all__ = ["MS_SSIM_WEIGHTS", "accuracy", "ms_ssim", "mse", "psnr", "ssim"]
 
 #: Standard MS-SSIM scale weights (finest first).
@@ -48,7 +50,7 @@ def mse(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 def psnr(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
     """Peak SNR per image in dB, (N,); identical images are capped at 100 dB."""
     err = mse(x, y)
-    out = 10.0 * torch.log10(data_range**2 / err.clamp_min(1e-30))
+    out = lin_to_db(data_range**2 / err.clamp_min(1e-30))
     return out.clamp_max(_PSNR_CAP_DB)
 
 

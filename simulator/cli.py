@@ -15,9 +15,9 @@ __all__ = ["build_parser", "main"]
 
 def build_parser() -> argparse.ArgumentParser:
     """Assemble the full ``semsim`` argument parser from each family's registrations."""
-    from semsim.models import stego_cli
-    from semsim.models.diffsem import cli as diffsem_cli
+    from semsim.simulator.commands import diffsem as diffsem_commands
     from semsim.simulator.commands import sim as sim_commands
+    from semsim.simulator.commands import stego as stego_commands
 
     parser = argparse.ArgumentParser(
         prog="semsim", description="Discrete-event simulator for secure semantic communication."
@@ -30,10 +30,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = sub.add_parser("eval", help="evaluate shipped checkpoints (tables + figures)")
     eval_sub = evaluate.add_subparsers(dest="family", required=True, metavar="FAMILY")
 
-    diffsem_cli.add_train_commands(train_sub)
-    diffsem_cli.add_eval_commands(eval_sub)
-    stego_cli.add_train_commands(train_sub)
-    stego_cli.add_eval_commands(eval_sub)
+    diffsem_commands.add_train_commands(train_sub)
+    diffsem_commands.add_eval_commands(eval_sub)
+    stego_commands.add_train_commands(train_sub)
+    stego_commands.add_eval_commands(eval_sub)
     return parser
 
 

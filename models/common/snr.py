@@ -12,9 +12,9 @@ symbol (Es = 2 P_s, N0 = 2 sigma2), whatever the power normalisation. Each trans
 states its ``P_s`` instead of being rescaled to another one's:
 
 - :data:`REAL_UNIT_POWER` (1.0): reals of unit power per real dimension (the classical
-  reference codec);
+  reference codec; DiffSem's power-normalised features and the IBAL baselines);
 - :data:`COMPLEX_UNIT_POWER` (0.5): complex symbols of unit average power, E|s|^2 = 1
-  (the neural codecs: DeepJSCC, the INN container, DiffSem's power-normalised features).
+  (DeepJSCC and the INN container of the stego family).
 
 After one-tap zero-forcing equalisation of y = h s + n the noise is n / h, so the
 post-equalisation SNR is ``snr * |h|^2`` with the same ``P_s``. SNRs are given in dB at

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 
-__all__ = ["ConfigError", "DiffSemConfig", "PRESETS", "make_config"]
+__all__ = ["ConfigError", "DiffSemConfig", "PRESETS", "ibal_names", "make_config"]
 
 
 class ConfigError(ValueError):
@@ -21,6 +21,8 @@ class DiffSemConfig:
     beta_start: float = 1e-4
     beta_end: float = 0.02
     ddim_stride: int = 10
+    # features: (feat_ch, latent_size, latent_size) per image (the encoders make 8 x 8)
+    latent_size: int = 8
     # U-Net
     n_feat: int = 64
     context_drop: float = 0.2
@@ -83,6 +85,11 @@ class DiffSemConfig:
         return 3 if self.dataset.startswith("cifar") else 1
 
     @property
+    def latent_shape(self) -> tuple[int, int, int]:
+        """Shape (C, H, W) of one packet's features, the channel symbols."""
+        return (self.feat_ch, self.latent_size, self.latent_size)
+
+    @property
     def img_ch(self) -> int:
         return 3 if self.dataset.startswith("cifar") else 1
 
@@ -103,6 +110,19 @@ class DiffSemConfig:
         d["ibal_lambdas"] = tuple(d.get("ibal_lambdas", ()))
         known = {f for f in cls.__dataclass_fields__}
         return cls(**{k: v for k, v in d.items() if k in known})
+
+
+def ibal_names(cfg: DiffSemConfig) -> list[tuple[str, float, bool]]:
+    """(name, lambda, dynamic) for every IBAL model trained; lambda 0 is shared."""
+    out = []
+    for lam in cfg.ibal_lambdas:
+        if lam == 0:
+            out.append(("ibal_l0", 0.0, False))
+        else:
+            tag = f"{lam:g}".replace(".", "p")
+            out.append((f"ibal_l{tag}", lam, False))
+            out.append((f"ibald_l{tag}", lam, True))
+    return out
 
 
 #: presets: ``paper`` is the paper's size (GPU); ``cpu`` what was shipped from a 2-core CPU;

@@ -12,16 +12,17 @@ from torch import nn
 
 from semsim.models.checkpoint import CHECKPOINT_DIR, CheckpointError, load_checkpoint, read_manifest
 
-from .config import DiffSemConfig
-from .networks import build_judges
-from .system import MODULE_NAMES, DiffSemSystem
-from .training import (
-    build_direct_attacker,
-    build_ibal_models,
+from .baselines import build_ibal_models
+from .checkpoints import (
+    STAGE_MODULES,
     checkpoint_names,
     clean_judges_name,
     direct_attacker_name,
+    load_stage,
 )
+from .config import DiffSemConfig
+from .networks import build_judges
+from .system import MODULE_NAMES, DiffSemSystem, build_direct_attacker
 
 __all__ = ["LoadedDiffSem", "load_diffsem", "load_work_dir"]
 
@@ -98,8 +99,6 @@ def load_work_dir(work_dir: str | os.PathLike[str], dataset: str,
     """
     import json
 
-    from .training import STAGE_MODULES, _load_stage
-
     work = Path(work_dir)
     if not (work / "config.json").is_file():
         raise CheckpointError(f"--work-dir {work}: no config.json (not a training work dir)")
@@ -109,7 +108,7 @@ def load_work_dir(work_dir: str | os.PathLike[str], dataset: str,
                               f"not {dataset!r}")
     system = DiffSemSystem(cfg)
     modules = {k: getattr(system, k) for k in MODULE_NAMES}
-    found = [st for st in STAGE_MODULES if _load_stage(work, st, modules) is not None]
+    found = [st for st in STAGE_MODULES if load_stage(work, st, modules) is not None]
     missing = [s for s in ("pair", "unet", "finetune") if s not in found]
     if missing:
         raise CheckpointError(f"--work-dir {work}: stages {missing} not finished "

@@ -4,13 +4,20 @@ adversary inversion and the strong classifier, as batched calls over packets.
 Every receiver call takes a batch of packets, each with its own t* and SNR estimate, and
 loops only over diffusion steps and E-DiffSem iterations, never over packets.
 
-Scaling: ``encode`` returns symbols at unit mean power (what the radio sends). Bob and Eve
-read t* and t' from the packet header and undo the power scaling (multiply by sqrt(P_s)),
-so the noise on the rescaled features has variance ``P_s / SNR``.
+Scaling: ``encode`` returns symbols at unit mean power per real (what the radio sends;
+``models.common.snr.REAL_UNIT_POWER``). Bob and Eve read t* and t' from the packet header
+and undo the power scaling (multiply by sqrt(P_s)), so the noise on the rescaled features
+has variance ``P_s / SNR``.
+
+The adapter verbs (:meth:`DiffSemSystem.prepare`, :meth:`~DiffSemSystem.send`,
+:meth:`~DiffSemSystem.decode_bob`, :meth:`~DiffSemSystem.decode_eve`) are the same as
+:class:`models.stego.system.StegoSystem`'s: batches of real channel vectors (B, F), F =
+C * h * w of the checkpoint's ``latent_shape``, and per-packet header tensors (B,).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import torch
@@ -18,6 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from semsim.models.channel import awgn
+from semsim.models.common.snr import REAL_UNIT_POWER, noise_variance
 from semsim.models.diffusion import (
     DDIMSampler,
     NoiseSchedule,
@@ -31,15 +39,21 @@ from .networks import (
     ContextUNet,
     ConvAdversary,
     MLPAdversary,
+    YClassifier,
     build_encoder,
     build_judges,
     build_receiver_classifier,
 )
 
-__all__ = ["DiffSemSystem", "EDiffSemResult", "MODULE_NAMES"]
+__all__ = ["DiffSemSystem", "EDiffSemResult", "MODULE_NAMES", "build_direct_attacker"]
 
 MODULE_NAMES = ("encoder", "clf0", "clf_diff", "clf_e", "unet", "adv_mlp", "adv_conv",
                 "judge_mlp", "judge_cnn")
+
+
+def build_direct_attacker(cfg: DiffSemConfig) -> YClassifier:
+    """Eve's direct attacker (a classifier of (y, t*)), untrained."""
+    return YClassifier(cfg.direct_kind, cfg.feat_ch, cfg.T)
 
 
 @dataclass
@@ -51,6 +65,9 @@ class EDiffSemResult:
 
 class DiffSemSystem(nn.Module):
     """All DiffSem pieces for one dataset. Build with :meth:`from_config`."""
+
+    #: mean power per real dimension of what :meth:`send` returns
+    power_per_real = REAL_UNIT_POWER
 
     def __init__(self, cfg: DiffSemConfig):
         super().__init__()
@@ -132,7 +149,7 @@ class DiffSemSystem(nn.Module):
         sch = self.schedule
         tp = select_tprime(tstar, snr_est_db, sch) if tprime is None else tprime
         p = transmit_power(tstar, tp, sch)
-        nv = (1.0 - sch.abar_at(tp)) + p / torch.pow(10.0, snr_est_db.float().cpu() / 10.0)
+        nv = (1.0 - sch.abar_at(tp)) + noise_variance(snr_est_db.float().cpu(), p)
         a_s = sch.abar_at(tstar)
         target = a_s / (a_s + nv)
         grid = self.sampler.timesteps.flip(0)
@@ -243,3 +260,58 @@ class DiffSemSystem(nn.Module):
     def strong_classify(self, images: Tensor, kind: str = "cnn") -> Tensor:
         """Third-party strong classifier logits (evaluation only)."""
         return (self.judge_cnn if kind == "cnn" else self.judge_mlp)(images)
+
+    # ------------------------------------------------------------------ adapter verbs
+    @torch.no_grad()
+    def features(self, images: Tensor, batch: int = 1024) -> Tensor:
+        """Encoder features (N, *latent_shape) of many images, in chunks of ``batch``."""
+        from semsim.models.loop import batched
+
+        return batched(lambda i: self.encoder(images[i]), len(images), batch)
+
+    @torch.no_grad()
+    def prepare(self, images: Tensor) -> Tensor:
+        """Alice's batched, SNR-independent part: images (B, C, H, W) -> features x0
+        (B, *latent_shape)."""
+        return self.encoder(images)
+
+    @torch.no_grad()
+    def send(self, prepared: Tensor, snr_est_db: Tensor,
+             generator: torch.Generator | None = None, *, tstar: Tensor
+             ) -> tuple[Tensor, dict[str, Tensor]]:
+        """Alice's channel input: features (B, ...) self-noised to ``tstar`` (B,) with t'
+        from Bob's fed-back ``snr_est_db`` (B,) -> real symbols (B, F) of power
+        :attr:`power_per_real` and the header (``tstar``, ``tprime``, ``power``; (B,))."""
+        symbols, header = self.transmit(prepared, tstar, snr_est_db, generator)
+        return symbols.flatten(1), header
+
+    def _packets(self, received: Tensor) -> Tensor:
+        return received.reshape(-1, *self.cfg.latent_shape)
+
+    @torch.no_grad()
+    def decode_bob(self, received: Tensor, header: Mapping[str, Tensor],
+                   method: str = "ediffsem") -> dict[str, Tensor]:
+        """Bob over a batch: received reals (B, F) with the header's ``tstar`` and
+        ``tprime`` -> ``{"logits": (B, n_classes)}`` (E-DiffSem adds ``"passes"`` (B,))."""
+        y = self._packets(received)
+        if method == "ediffsem":
+            res = self.receive_ediffsem(y, header["tstar"], tprime=header["tprime"])
+            return {"logits": res.logits, "passes": res.iterations}
+        return {"logits": self.receive(y, header["tstar"], method=method,
+                                       tprime=header["tprime"])}
+
+    @torch.no_grad()
+    def decode_eve(self, received: Tensor, header: Mapping[str, Tensor],
+                   attacker: str = "conv", judge: str = "cnn",
+                   direct: nn.Module | None = None) -> dict[str, Tensor]:
+        """Eve over a batch: ``attacker`` conv | mlp inverts to ``"images"`` (B, C, H, W)
+        that the ``judge`` classifies into ``"logits"``; ``direct`` classifies the rescaled
+        y itself (``"logits"`` only; pass the direct-attacker module)."""
+        y, tstar, tprime = self._packets(received), header["tstar"], header["tprime"]
+        if attacker == "direct":
+            if direct is None:
+                raise ValueError("attacker 'direct' needs the direct-attacker module")
+            ye = self.rescale(y, tstar, tprime, None)
+            return {"logits": direct(ye, tstar.to(y.device))}
+        images = self.invert(y, tstar, tprime=tprime, kind=attacker)
+        return {"images": images, "logits": self.strong_classify(images, kind=judge)}

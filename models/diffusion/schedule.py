@@ -10,6 +10,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from semsim.models.common.units import db_to_lin, lin_to_db
+
 __all__ = [
     "NoiseSchedule",
     "esnr_db",
@@ -55,7 +57,7 @@ def esnr_db(t: Tensor | int, schedule: NoiseSchedule | None = None) -> Tensor:
     """Equivalent SNR of step t for a unit-power x0: 10 log10(abar_t / (1 - abar_t))."""
     sch = schedule or NoiseSchedule()
     a = sch.abar_at(torch.as_tensor(t), torch.float64)
-    return 10.0 * torch.log10(a / (1.0 - a))
+    return lin_to_db(a / (1.0 - a))
 
 
 def select_tprime(
@@ -73,7 +75,7 @@ def select_tprime(
     snr_db = torch.as_tensor(snr_db, dtype=torch.float64)
     tstar, snr_db = torch.broadcast_tensors(tstar, snr_db.to(tstar.device))
     abar = sch.abar.to(tstar.device)
-    snr = torch.pow(10.0, snr_db / 10.0)
+    snr = db_to_lin(snr_db)
     rhs = abar[tstar.clamp(0, sch.T - 1)] + 1.0 / (1.0 + snr)
     # abar is strictly decreasing: #steps with abar >= rhs is the first index below rhs.
     count = (abar.view(*([1] * rhs.dim()), -1) >= rhs.unsqueeze(-1)).sum(-1)

@@ -21,8 +21,9 @@ import numpy as np
 from semsim.models.common.device import resolve_device
 from semsim.models.common.snr import REAL_UNIT_POWER
 
-__all__ = ["Codec", "PreparedSource", "RowLayout", "Transmission", "batched_source",
-           "decode_many", "per_packet_prepared", "prepare_torch", "resolve_device"]
+__all__ = ["BatchedDecode", "Codec", "PreparedSource", "RowLayout", "Transmission",
+           "batched_source", "decode_many", "per_packet_prepared", "prepare_torch",
+           "resolve_device", "to_numpy"]
 
 
 @dataclass
@@ -55,9 +56,11 @@ class Codec(Protocol):
     "bob"/"eve". Returns metric columns, each an array (R,) (same keys every call);
     the trace stores them as ``m_<key>``.
 
-    Optional: ``decode_many(txs, received, snr_est_db, roles)`` with lists over packets
-    decodes several packets in one call (the engine uses it when
-    ``codec.decode_batch_packets`` > 1); see :func:`decode_many`.
+    ``decode_many(txs, received, snr_est_db, roles)`` with lists over packets decodes
+    several packets in one call; it is the primary interface of the neural codecs (one
+    batched model call per role over every receiver of every packet), whose ``decode`` is
+    the one-packet case (:class:`BatchedDecode`). Optional for a codec: without it the
+    engine decodes packet by packet (see :func:`decode_many`).
 
     Optional: ``shared_decode = True`` declares that ``decode`` is deterministic and uses no
     per-replica state (randomness belongs to ``encode`` and the channel), so the engine may
@@ -98,6 +101,21 @@ def prepare_torch(device: str, num_threads: int) -> str:
     return resolve_device(device)
 
 
+class BatchedDecode:
+    """Mixin for codecs whose primary interface is ``decode_many``: ``decode`` of one
+    packet is ``decode_many`` of a list of one."""
+
+    def decode(self, tx: Transmission, received: np.ndarray, snr_est_db: np.ndarray,
+               roles: Sequence[str]) -> dict[str, np.ndarray]:
+        """One packet: received (R, F) -> metric arrays (R,)."""
+        return self.decode_many([tx], [received], [snr_est_db], roles)[0]
+
+
+def to_numpy(t: Any) -> np.ndarray:
+    """A torch tensor (any device) as a float64 numpy array: metric columns."""
+    return t.detach().cpu().double().numpy()
+
+
 def decode_many(codec: Codec, txs: Sequence[Transmission], received: Sequence[np.ndarray],
                 snr_est_db: Sequence[np.ndarray], roles: Sequence[str]
                 ) -> list[dict[str, np.ndarray]]:
@@ -105,7 +123,7 @@ def decode_many(codec: Codec, txs: Sequence[Transmission], received: Sequence[np
     model call over every receiver of every packet), else ``decode`` packet by packet.
     Returns one metrics dict (arrays (R,)) per packet, in order."""
     many = getattr(codec, "decode_many", None)
-    if many is not None and len(txs) > 1:
+    if many is not None:
         return many(txs, received, snr_est_db, roles)
     return [codec.decode(t, r, e, roles)
             for t, r, e in zip(txs, received, snr_est_db, strict=True)]

@@ -1,4 +1,5 @@
-"""Engine adapter for DiffSem / E-DiffSem (:mod:`models.diffsem`).
+"""Engine adapter for DiffSem / E-DiffSem (:mod:`models.diffsem`), a thin layer over the
+system's batched verbs (``prepare``, ``send``, ``decode_bob``, ``decode_eve``).
 
 Alice encodes the source image with the shipped encoder, self-noises it to step ``tstar``
 with t' chosen by Eq. 24 from the SNR Bob last fed back (``models.diffusion``; never the
@@ -25,7 +26,14 @@ from typing import Any, Literal
 
 import numpy as np
 
-from semsim.simulator.codecs.base import RowLayout, Transmission, per_packet_prepared, prepare_torch
+from semsim.simulator.codecs.base import (
+    BatchedDecode,
+    RowLayout,
+    Transmission,
+    per_packet_prepared,
+    prepare_torch,
+    to_numpy,
+)
 from semsim.simulator.errors import ScenarioError, check
 
 __all__ = ["DiffSemCodec", "Options", "build"]
@@ -34,7 +42,8 @@ __all__ = ["DiffSemCodec", "Options", "build"]
 @dataclass(frozen=True)
 class Options:
     """dataset: which shipped checkpoint (``diffsem-<dataset>``); tstar: diffusion step of
-    the self-noise (0..T-1; the receivers snap it to the DDIM grid); receiver: classifier |
+    the self-noise (0..T-1, T from the checkpoint's config; the receivers snap it to the
+    DDIM grid); receiver: classifier |
     diffsem | ediffsem; attacker: conv | mlp inversion adversary, or direct (classifies y;
     needs the ``diffsem-<dataset>-eve-direct`` checkpoint); judge: cnn | mlp strong
     classifier (inversion attackers only);
@@ -49,11 +58,16 @@ class Options:
     threads: int = 1
 
     def __post_init__(self) -> None:
-        check(0 <= self.tstar < 500, "tstar", self.tstar, "must be in 0..499 (T = 500)")
+        from semsim.models.diffsem.checkpoints import shipped_config
+
+        cfg = shipped_config(self.dataset, self.checkpoint_dir) or {}
+        T = int(cfg.get("T", self.tstar + 1))  # no manifest: the codec reports it on load
+        check(0 <= self.tstar < T, "tstar", self.tstar,
+              f"must be in 0..{T - 1} (T = {T}, from the checkpoint's config)")
         check(self.threads >= 0, "threads", self.threads, "must be >= 0")
 
 
-class DiffSemCodec:
+class DiffSemCodec(BatchedDecode):
     """DiffSem transmitter at Alice, receiver at Bob, attacker + judge at the Eves."""
 
     name = "diffsem"
@@ -97,82 +111,61 @@ class DiffSemCodec:
     def prepare_many(self, sources: Mapping[str, np.ndarray]) -> list[dict[str, Any]]:
         """B source packets -> B sources dicts carrying their encoder features (one batched
         encoder call; t' and the self-noise still follow each packet's SNR estimate)."""
-        import torch
-
-        images = self._images(sources)
-        with torch.no_grad():
-            x0 = self.system.encoder(images.to(self.device))
+        x0 = self.system.prepare(self._images(sources).to(self.device))
         return per_packet_prepared(sources, [{"features": x0[i:i + 1]}
-                                             for i in range(images.shape[0])])
+                                             for i in range(x0.shape[0])])
 
     def encode(self, sources: Mapping[str, Any], snr_est_db: np.ndarray) -> Transmission:
         import torch
 
         images = self._images(sources)
+        x0 = (sources["prepared"]["features"] if "prepared" in sources
+              else self.system.prepare(images.to(self.device)))
         tstar = torch.full((images.shape[0],), self.options.tstar, dtype=torch.long)
         snr = torch.as_tensor(np.asarray(snr_est_db, dtype=np.float32))
-        if "prepared" in sources:
-            sym, hdr = self.system.transmit(sources["prepared"]["features"], tstar, snr,
-                                            self._gen)
-        else:
-            sym, hdr = self.system.encode(images.to(self.device), tstar, snr, self._gen)
+        sym, hdr = self.system.send(x0, snr, self._gen, tstar=tstar)
         header = {"tstar": int(hdr["tstar"][0]), "tprime": int(hdr["tprime"][0]),
                   "power": float(hdr["power"][0])}
         if "index" in sources:
             header["source_index"] = int(np.asarray(sources["index"])[0])
-        return Transmission(symbols=sym[0].reshape(-1).double().cpu().numpy(), header=header,
+        return Transmission(symbols=sym[0].double().cpu().numpy(),
+                            power_per_real=self.system.power_per_real, header=header,
                             truth={"image": images, "label": int(sources["labels"][0])})
-
-    def decode(self, tx: Transmission, received: np.ndarray, snr_est_db: np.ndarray,
-               roles: Sequence[str]) -> dict[str, np.ndarray]:
-        """One packet: received (R, F) -> metric arrays (R,) (see the module docstring)."""
-        return self.decode_many([tx], [received], [snr_est_db], roles)[0]
 
     def decode_many(self, txs: Sequence[Transmission], received: Sequence[np.ndarray],
                     snr_est_db: Sequence[np.ndarray], roles: Sequence[str]
                     ) -> list[dict[str, np.ndarray]]:
-        """P packets in one batch: Bob's receiver over every Bob row, the attacker and
-        judge over every Eve row (each row with its own packet's t*, t' and label)."""
+        """The primary interface. P packets x R receivers in one batch: ``decode_bob`` over
+        every Bob row, ``decode_eve`` over every Eve row (each row with its own packet's
+        t*, t' and label)."""
         import torch
 
         from semsim.models.metrics import psnr, ssim
 
-        p, r = len(txs), len(roles)
-        y = torch.as_tensor(np.concatenate(received), dtype=torch.float32, device=self.device)
-        y = y.reshape(p * r, -1, 8, 8)
-        rows = RowLayout.of(p, roles)
+        rows = RowLayout.of(len(txs), roles)
         packet, bob, eve = rows.packet, rows.bob, rows.eve
-        tstar = torch.as_tensor([t.header["tstar"] for t in txs], dtype=torch.long)[packet]
-        tprime = torch.as_tensor([t.header["tprime"] for t in txs], dtype=torch.long)[packet]
-        n = p * r
+        y = torch.as_tensor(np.concatenate(received), dtype=torch.float32, device=self.device)
+        header = {k: torch.as_tensor([t.header[k] for t in txs], dtype=torch.long)[packet]
+                  for k in ("tstar", "tprime")}
+        n = len(packet)
         out = {"label": np.array([t.truth["label"] for t in txs], dtype=float)[packet],
-               "pred": np.full(n, np.nan), "correct": np.full(n, np.nan),
-               "passes": np.full(n, np.nan), "psnr_db": np.full(n, np.nan),
-               "ssim": np.full(n, np.nan)}
+               **{k: np.full(n, np.nan) for k in ("pred", "passes", "psnr_db", "ssim")}}
         if bob.size:
-            sys_ = self.system
-            if self.options.receiver == "ediffsem":
-                res = sys_.receive_ediffsem(y[bob], tstar[bob], tprime=tprime[bob])
-                logits = res.logits
-                out["passes"][bob] = res.iterations.double().numpy()
-            else:
-                logits = sys_.receive(y[bob], tstar[bob], method=self.options.receiver,
-                                      tprime=tprime[bob])
-            out["pred"][bob] = logits.argmax(1).cpu().double().numpy()
-        if eve.size and self.options.attacker == "direct":
-            with torch.no_grad():
-                ye = self.system.rescale(y[eve], tstar[eve], tprime[eve], None)
-                logits = self.direct(ye, tstar[eve].to(self.device))
-            out["pred"][eve] = logits.argmax(1).cpu().double().numpy()
-        elif eve.size:
-            recon = self.system.invert(y[eve], tstar[eve], tprime=tprime[eve],
-                                       kind=self.options.attacker)
-            judged = self.system.strong_classify(recon, kind=self.options.judge)
-            out["pred"][eve] = judged.argmax(1).cpu().double().numpy()
-            images = torch.cat([t.truth["image"] for t in txs]).to(self.device)
-            image = images[torch.as_tensor(packet[eve])]
-            out["psnr_db"][eve] = psnr(recon, image).cpu().double().numpy()
-            out["ssim"][eve] = ssim(recon, image).cpu().double().numpy()
+            heard = self.system.decode_bob(y[bob], {k: v[bob] for k, v in header.items()},
+                                           method=self.options.receiver)
+            out["pred"][bob] = to_numpy(heard["logits"].argmax(1))
+            if "passes" in heard:
+                out["passes"][bob] = to_numpy(heard["passes"])
+        if eve.size:
+            heard = self.system.decode_eve(y[eve], {k: v[eve] for k, v in header.items()},
+                                           attacker=self.options.attacker,
+                                           judge=self.options.judge, direct=self.direct)
+            out["pred"][eve] = to_numpy(heard["logits"].argmax(1))
+            if "images" in heard:
+                images = torch.cat([t.truth["image"] for t in txs]).to(self.device)
+                image = images[torch.as_tensor(packet[eve])]
+                out["psnr_db"][eve] = to_numpy(psnr(heard["images"], image))
+                out["ssim"][eve] = to_numpy(ssim(heard["images"], image))
         out["correct"] = (out["pred"] == out["label"]).astype(np.float64)
         return rows.split(out)
 

@@ -1,4 +1,5 @@
-"""Engine adapter for INN steganography over DeepJSCC (:mod:`models.stego`).
+"""Engine adapter for INN steganography over DeepJSCC (:mod:`models.stego`), a thin layer
+over the system's batched verbs (``prepare``, ``send``, ``decode_bob``, ``decode_eve``).
 
 Alice hides the source image (the *private* image) inside a *host* image that she draws
 from the host dataset of the chosen setting (her own seeded stream), and transmits only
@@ -7,9 +8,9 @@ image; each Eve decodes what she hears with the public DeepJSCC decoder (naive) 
 her model-inversion network (MIA). Every output is scored against both the private and the
 host image (PSNR in dB with peak 1, SSIM with a 7-pixel Gaussian window).
 
-Symbol scaling: the models use complex symbols of unit average power (real parts of power
-1/2); the engine uses reals of unit power per dimension, so Alice sends sqrt(2) z_c and the
-receivers divide by sqrt(2): the SNR per complex symbol is the same on both sides.
+Symbol scaling: the container is sent as it is, complex symbols of unit average power
+packed as reals, with ``power_per_real = COMPLEX_UNIT_POWER`` (1/2) in its Transmission;
+the engine adds noise of variance 1/2 / snr per real (:mod:`models.common.snr`).
 
 Metric columns (per receiver; NaN where a column does not apply to the role):
 ``psnr_private_db``, ``ssim_private``, ``psnr_host_db``, ``ssim_host`` score the
@@ -19,19 +20,23 @@ receiver's main output (Bob: revealed private image; Eve: naive decoding);
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 
-from semsim.simulator.codecs.base import RowLayout, Transmission, per_packet_prepared, prepare_torch
+from semsim.simulator.codecs.base import (
+    BatchedDecode,
+    RowLayout,
+    Transmission,
+    per_packet_prepared,
+    prepare_torch,
+    to_numpy,
+)
 from semsim.simulator.errors import ScenarioError, check
 
 __all__ = ["Options", "StegoCodec", "build"]
-
-_SQRT2 = math.sqrt(2.0)
 
 
 @dataclass(frozen=True)
@@ -55,7 +60,7 @@ class Options:
         check(self.threads >= 0, "threads", self.threads, "must be >= 0")
 
 
-class StegoCodec:
+class StegoCodec(BatchedDecode):
     """Hide at Alice, reveal at Bob, naive + MIA decoding at the Eves (torch, batched)."""
 
     name = "stego"
@@ -68,7 +73,8 @@ class StegoCodec:
         import torch
 
         from semsim.models.data import load_dataset
-        from semsim.models.stego import SETTINGS, load_stego
+        from semsim.models.stego.config import SETTINGS
+        from semsim.models.stego.loader import load_stego
 
         self.options = options
         self.device = device
@@ -77,8 +83,7 @@ class StegoCodec:
                                  with_mia=options.mia, name=options.checkpoint)
         self.system.l_hat_mode = options.l_hat
         self.hosts = load_dataset(setting.host, options.host_split, options.data_dir).images
-        cfg = self.system.jscc.cfg
-        self.private_shape = (cfg.channels, cfg.image_size, cfg.image_size)
+        self.private_shape = self.system.image_shape
         host_ss, torch_ss = seed_sequence.spawn(2)
         self._host_rng = np.random.default_rng(host_ss)
         self._gen = torch.Generator().manual_seed(int(torch_ss.generate_state(1)[0]))
@@ -96,71 +101,61 @@ class StegoCodec:
     def prepare_many(self, sources: Mapping[str, np.ndarray]) -> list[dict[str, Any]]:
         """B source packets -> B sources dicts carrying their host index and container
         (one batched hide; hosts drawn one per packet, in order, as ``encode`` does)."""
-        import torch
-
         private = self._private(sources)
         hs = [int(self._host_rng.integers(len(self.hosts))) for _ in range(private.shape[0])]
-        with torch.no_grad():
-            zc = self.system.hide(private.to(self.device), self.hosts[hs].to(self.device))
+        zc = self.system.prepare(private.to(self.device), self.hosts[hs].to(self.device))
         return per_packet_prepared(sources, [{"host_index": h, "container": zc[i:i + 1]}
                                              for i, h in enumerate(hs)])
 
     def encode(self, sources: Mapping[str, Any], snr_est_db: np.ndarray) -> Transmission:
-        from semsim.models.jscc import complex_to_real
-
         private = self._private(sources)
         if "prepared" in sources:
             h, zc = sources["prepared"]["host_index"], sources["prepared"]["container"]
         else:
             h = int(self._host_rng.integers(len(self.hosts)))
-            zc = self.system.hide(private.to(self.device), self.hosts[h:h + 1].to(self.device))
-        host = self.hosts[h:h + 1]
-        symbols = complex_to_real(zc)[0].double().cpu().numpy() * _SQRT2
+            zc = self.system.prepare(private.to(self.device),
+                                     self.hosts[h:h + 1].to(self.device))
+        symbols, _ = self.system.send(zc)
         header = {"host_index": h}
         if "index" in sources:
             header["source_index"] = int(np.asarray(sources["index"])[0])
-        return Transmission(symbols=symbols, header=header,
-                            truth={"private": private, "host": host})
-
-    def decode(self, tx: Transmission, received: np.ndarray, snr_est_db: np.ndarray,
-               roles: Sequence[str]) -> dict[str, np.ndarray]:
-        """One packet: received (R, F) -> metric arrays (R,) (see the module docstring)."""
-        return self.decode_many([tx], [received], [snr_est_db], roles)[0]
+        return Transmission(symbols=symbols[0].double().cpu().numpy(),
+                            power_per_real=self.system.power_per_real, header=header,
+                            truth={"private": private, "host": self.hosts[h:h + 1]})
 
     def decode_many(self, txs: Sequence[Transmission], received: Sequence[np.ndarray],
                     snr_est_db: Sequence[np.ndarray], roles: Sequence[str]
                     ) -> list[dict[str, np.ndarray]]:
-        """P packets in one batch: reveal over every Bob row, naive and MIA decoding over
-        every Eve row, each scored against its own packet's private and host image."""
+        """The primary interface. P packets x R receivers in one batch: ``decode_bob`` over
+        every Bob row, ``decode_eve`` over every Eve row, each scored against its own
+        packet's private and host image."""
         import torch
 
         from semsim.models.metrics import psnr, ssim
 
-        p, r = len(txs), len(roles)
-        n = p * r
-        y = torch.as_tensor(np.concatenate(received) / _SQRT2, dtype=torch.float32,
-                            device=self.device)
-        rows = RowLayout.of(p, roles)
+        rows = RowLayout.of(len(txs), roles)
         bob, eve = rows.bob, rows.eve
+        y = torch.as_tensor(np.concatenate(received), dtype=torch.float32, device=self.device)
         packet = torch.as_tensor(rows.packet)
         private = torch.cat([t.truth["private"] for t in txs]).to(self.device)[packet]
         host = torch.cat([t.truth["host"] for t in txs]).to(self.device)[packet]
         images = torch.empty_like(private)
+        mia = None
         if bob.size:
-            images[bob] = self.system.reveal(y[bob], generator=self._gen)
+            images[bob] = self.system.decode_bob(y[bob], generator=self._gen)["images"]
         if eve.size:
-            images[eve] = self.system.naive(y[eve])
-        out = {"psnr_private_db": psnr(images, private).cpu().double().numpy(),
-               "ssim_private": ssim(images, private).cpu().double().numpy(),
-               "psnr_host_db": psnr(images, host).cpu().double().numpy(),
-               "ssim_host": ssim(images, host).cpu().double().numpy(),
-               **{k: np.full(n, np.nan) for k in (
+            heard = self.system.decode_eve(y[eve])
+            images[eve], mia = heard["images"], heard.get("mia")
+        out = {"psnr_private_db": to_numpy(psnr(images, private)),
+               "ssim_private": to_numpy(ssim(images, private)),
+               "psnr_host_db": to_numpy(psnr(images, host)),
+               "ssim_host": to_numpy(ssim(images, host)),
+               **{k: np.full(len(rows.packet), np.nan) for k in (
                    "mia_psnr_private_db", "mia_ssim_private", "mia_ssim_host")}}
-        if eve.size and self.system.inversion is not None:
-            mia = self.system.mia(y[eve])
-            out["mia_psnr_private_db"][eve] = psnr(mia, private[eve]).cpu().double().numpy()
-            out["mia_ssim_private"][eve] = ssim(mia, private[eve]).cpu().double().numpy()
-            out["mia_ssim_host"][eve] = ssim(mia, host[eve]).cpu().double().numpy()
+        if mia is not None:
+            out["mia_psnr_private_db"][eve] = to_numpy(psnr(mia, private[eve]))
+            out["mia_ssim_private"][eve] = to_numpy(ssim(mia, private[eve]))
+            out["mia_ssim_host"][eve] = to_numpy(ssim(mia, host[eve]))
         return rows.split(out)
 
 

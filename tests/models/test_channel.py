@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from semsim.models.channel import awgn, rayleigh_equalized
-from semsim.models.jscc import apply_channel
+from semsim.models.stego.jscc import apply_channel
 
 
 def test_awgn_noise_power_per_real_dimension():

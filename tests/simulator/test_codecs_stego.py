@@ -10,6 +10,7 @@ import torch
 import yaml
 from simhelpers import BASE, assert_same_trace, documented_types, merge
 
+from semsim.models.common.snr import COMPLEX_UNIT_POWER
 from semsim.models.common.units import db_to_lin
 from semsim.simulator.channels import apply_one_tap
 from semsim.simulator.cli import main
@@ -33,11 +34,12 @@ def codec(data_dir):
 
 
 def test_engine_scaling_matches_the_models_awgn(codec, data_dir):
-    """Bob's PSNR through the engine's channel convention (unit-power reals, noise 1/snr per
-    real) equals the model's own AWGN path at the same SNR: a sqrt(2) slip would show."""
+    """Bob's PSNR through the engine's channel convention (noise power_per_real / snr per
+    real; the container states power 1/2 per real) equals the model's own AWGN path at the
+    same SNR: a sqrt(2) slip would show."""
     from semsim.models.data import load_dataset
-    from semsim.models.jscc import apply_channel, complex_to_real
     from semsim.models.metrics import psnr
+    from semsim.models.stego.jscc import apply_channel, complex_to_real
 
     images = load_dataset("mnist", "test", data_dir).images[:4]
     snr_db, n = 10.0, 128
@@ -47,7 +49,8 @@ def test_engine_scaling_matches_the_models_awgn(codec, data_dir):
     for i in range(len(images)):
         tx = codec.encode({"images": images[i:i + 1].numpy()}, np.array([snr_db]))
         z = rng.standard_normal((n, tx.symbols.size))
-        rx = apply_one_tap(tx.symbols, np.ones(n, complex), np.full(n, 1 / db_to_lin(snr_db)), z)
+        noise_var = np.full(n, tx.power_per_real / db_to_lin(snr_db))
+        rx = apply_one_tap(tx.symbols, np.ones(n, complex), noise_var, z)
         out = codec.decode(tx, rx, np.full(n, snr_db), ["bob"] * n)
         engine_psnr.append(out["psnr_private_db"].mean())
         zc = complex_to_real(codec.system.hide(images[i:i + 1], tx.truth["host"]))
@@ -55,7 +58,8 @@ def test_engine_scaling_matches_the_models_awgn(codec, data_dir):
         model_psnr.append(psnr(codec.system.reveal(y), images[i:i + 1].expand(n, -1, -1, -1))
                           .mean().item())
     np.testing.assert_allclose(engine_psnr, model_psnr, atol=0.25)
-    assert np.linalg.norm(tx.symbols) ** 2 / tx.symbols.size == pytest.approx(1.0, rel=1e-4)
+    assert tx.power_per_real == COMPLEX_UNIT_POWER
+    assert np.linalg.norm(tx.symbols) ** 2 / tx.symbols.size == pytest.approx(0.5, rel=1e-4)
 
 
 def test_run_bob_reveals_private_eves_see_host(tmp_path, data_dir):

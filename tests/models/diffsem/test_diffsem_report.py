@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 import torch
 
-from semsim.models.diffsem.evaluation import gap_row
-from semsim.models.diffsem.report import render_tables
+from semsim.models.diffsem.summary import gap_row
+from semsim.simulator.commands.tables import render_tables
 
 
 def test_gap_row_picks_best_bob_and_worst_attacker():

@@ -1,4 +1,6 @@
-"""``semsim train jscc|stego|stego-mia`` and ``semsim eval stego`` (light at import time).
+"""``semsim train jscc|stego|stego-mia`` and ``semsim eval stego``: arguments -> one call
+of the models' functions, and the files of an evaluation (JSON report, Markdown tables,
+PNG grids and SNR sweep).
 
 No torch import at module level: the training / evaluation modules are imported inside
 each command function, so building the ``semsim`` parser stays fast.
@@ -7,8 +9,10 @@ each command function, so building the ``semsim`` parser stays fast.
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
 
-__all__ = ["add_eval_commands", "add_train_commands"]
+__all__ = ["add_eval_commands", "add_train_commands", "write_eval"]
 
 _SETTINGS = ("mnist-in-fashion", "fashion", "mnist", "cifar10")
 _JSCC = ("jscc-gray28", "jscc-cifar10")
@@ -84,7 +88,8 @@ def _kw(args: argparse.Namespace, device: str) -> dict:
 
 def _cmd_jscc(args: argparse.Namespace) -> int:
     device = _setup(args)
-    from semsim.models.stego_train import JSCCTrainConfig, train_jscc
+    from semsim.models.stego.config import JSCCTrainConfig
+    from semsim.models.stego.training import train_jscc
 
     cfg = _replace(
         JSCCTrainConfig(name=args.preset),
@@ -100,7 +105,8 @@ def _cmd_jscc(args: argparse.Namespace) -> int:
 
 def _cmd_stego(args: argparse.Namespace) -> int:
     device = _setup(args)
-    from semsim.models.stego_train import StegoTrainConfig, train_stego
+    from semsim.models.stego.config import StegoTrainConfig
+    from semsim.models.stego.training import train_stego
 
     cfg = _replace(
         StegoTrainConfig(setting=args.setting),
@@ -128,7 +134,8 @@ def _cmd_stego(args: argparse.Namespace) -> int:
 
 def _cmd_mia(args: argparse.Namespace) -> int:
     device = _setup(args)
-    from semsim.models.stego_train import MIATrainConfig, train_mia
+    from semsim.models.stego.config import MIATrainConfig
+    from semsim.models.stego.training import train_mia
 
     cfg = _replace(
         MIATrainConfig(jscc=args.jscc),
@@ -144,26 +151,53 @@ def _cmd_mia(args: argparse.Namespace) -> int:
     return 0
 
 
+def write_eval(result, out_dir: Path, figure_dir: Path) -> dict:
+    """Write a stego :class:`models.evaluation.EvalResult`: one example grid per run and
+    the SNR sweep under ``figure_dir``, ``stego-<setting>[-<channel>].json`` (the report)
+    and ``.md`` (the tables) under ``out_dir``; prints the tables, returns the report."""
+    from semsim.models.common.provenance import atomic_write_text
+
+    from .model_plots import save_grid, stego_sweep_figure
+    from .tables import stego_table
+
+    report = result.summary
+    setting, channel, snr_db = report["setting"], report["channel"], report["snr_db"]
+    sfx = "" if channel == "awgn" else f"-{channel}"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tables = []
+    for key, run in report["runs"].items():
+        tables.append(f"### {setting}, {key}, {channel} {snr_db:g} dB\n\n"
+                      + stego_table(run["metrics"]))
+        run["grid"] = str(save_grid(figure_dir / f"stego-{setting}-{key}{sfx}-grid.png",
+                                    result.images[key],
+                                    title=f"{setting}, {key}, {channel} {snr_db:g} dB"))
+    stego_sweep_figure(report, figure_dir / f"stego-{setting}-bob-vs-snr{sfx}.png")
+    atomic_write_text(out_dir / f"stego-{setting}{sfx}.json", json.dumps(report, indent=2) + "\n")
+    atomic_write_text(out_dir / f"stego-{setting}{sfx}.md", "\n".join(tables))
+    print("\n".join(tables))
+    return report
+
+
 def _cmd_eval(args: argparse.Namespace) -> int:
     device = _setup(args)
-    from semsim.models.stego_eval import run_eval
+    from semsim.models.stego import evaluation
 
-    run_eval(
+    result = evaluation.run_eval(evaluation.StegoEval(
         setting=args.setting,
         lambda3s=tuple(args.lambda3),
+        names=tuple(args.names) if args.names else None,
         snr_db=args.snr,
         num_pairs=args.pairs,
         eve_snr_db=args.eve_snr,
         channel=args.channel,
         sweep_snrs_db=tuple(args.sweep_snrs),
-        out_dir=args.out or "results/eval/stego",
-        figure_dir=args.figure_dir,
         checkpoint_dir=args.checkpoint_dir,
         data_dir=args.data_dir,
         device=device,
         seed=args.seed,
-        names=tuple(args.names) if args.names else None,
-    )
+    ))
+    out = Path(args.out or "results/eval/stego")
+    write_eval(result, out, Path(args.figure_dir) if args.figure_dir is not None else out)
     return 0
 
 

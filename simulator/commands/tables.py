@@ -1,10 +1,11 @@
-"""Markdown tables of one ``semsim eval diffsem`` output folder.
+"""Markdown tables of the model evaluations (the command layer's rendering).
 
-``render_tables(out_dir)`` reads whatever the evaluation wrote there (``acc_vs_tstar``,
-``ibal``, ``fig8_snr``, ``headroom``, ``judges``, ``levers`` CSVs) and returns the tables that
-``docs/reproduction.md`` quotes, so the report is pasted from generated text and each
-table comes from the file it names. ``run_eval`` saves the result as ``tables.md``.
-Accuracies are printed in %, gaps in points.
+``render_tables(out_dir)`` reads whatever ``semsim eval diffsem`` wrote there
+(``acc_vs_tstar``, ``ibal``, ``fig8_snr``, ``headroom``, ``judges``, ``levers`` CSVs) and
+returns the tables that ``docs/reproduction.md`` quotes, so the report is pasted from
+generated text and each table comes from the file it names; ``semsim eval diffsem`` saves
+it as ``tables.md``. Accuracies are printed in %, gaps in points. ``stego_table`` is the
+slides' layout of one ``semsim eval stego`` run.
 """
 
 from __future__ import annotations
@@ -13,10 +14,9 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["render_tables", "worst_attacker", "BOB_METHODS", "ATTACKER_METHODS"]
+from semsim.models.diffsem.summary import ATTACKER_METHODS, BOB_METHODS, worst_attacker
 
-BOB_METHODS = ("classifier", "diffsem", "ediffsem")
-ATTACKER_METHODS = ("attacker_mlp", "attacker_conv")
+__all__ = ["render_tables", "stego_table"]
 
 
 def _pct(v, nd: int = 1) -> str:
@@ -29,14 +29,6 @@ def _row(cells) -> str:
 
 def _head(cols) -> list[str]:
     return [_row(cols), "|" + "---|" * len(cols)]
-
-
-def worst_attacker(d: pd.DataFrame) -> pd.Series:
-    """Per (snr_db, tstar): the largest attacker accuracy over both adversaries and both
-    judges (CNN ``accuracy``, MLP ``accuracy_judge_mlp``)."""
-    a = d[d.method.isin(ATTACKER_METHODS)]
-    return a[["accuracy", "accuracy_judge_mlp"]].max(axis=1).groupby(
-        [a.snr_db, a.tstar]).max()
 
 
 def _tstar_table(df: pd.DataFrame) -> list[str]:
@@ -210,3 +202,36 @@ def render_tables(out_dir: str | Path) -> str:
     if lv is not None and len(lv):
         lines += _levers_table(lv)
     return "\n".join(lines)
+
+
+_STEGO_ROWS = (
+    ("DeepJSCC, no security (private image)", "plain", "private"),
+    ("Stego (private image)", "stego", "private"),
+    ("Stego (host image)", "stego", "host"),
+)
+
+
+def stego_table(metrics: dict[str, float], label: str = "") -> str:
+    """Markdown table in the slides' layout (Eve: naive and MIA, MS-SSIM / SSIM / PSNR)
+    and Bob's private-image quality, from :func:`models.stego.evaluation.evaluate_link`."""
+    head = (
+        "| Eve sees | naive MS-SSIM | naive SSIM | naive PSNR | "
+        "MIA MS-SSIM | MIA SSIM | MIA PSNR |\n|---|---|---|---|---|---|---|\n"
+    )
+    lines = []
+    for title, kind, ref in _STEGO_ROWS:
+        cells = []
+        for attack in ("naive", "mia"):
+            for m in ("ms_ssim", "ssim", "psnr_db"):
+                v = metrics.get(f"eve_{attack}_{kind}/{ref}/{m}")
+                cells.append("n/a" if v is None else f"{v:.3f}" if m != "psnr_db" else f"{v:.2f}")
+        lines.append(f"| {title}{label} | " + " | ".join(cells) + " |")
+    bob = (
+        "\n\n| Bob, private image | PSNR (dB) | SSIM | MS-SSIM |\n|---|---|---|---|\n"
+        + "\n".join(
+            f"| {t} | {metrics[f'bob_{k}/private/psnr_db']:.2f} | "
+            f"{metrics[f'bob_{k}/private/ssim']:.3f} | {metrics[f'bob_{k}/private/ms_ssim']:.3f} |"
+            for t, k in (("plain DeepJSCC", "plain"), (f"stego{label}", "stego"))
+        )
+    )
+    return head + "\n".join(lines) + bob + "\n"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from semsim.models.jscc import (
+from semsim.models.stego.jscc import (
     DeepJSCC,
     JSCCConfig,
     apply_channel,

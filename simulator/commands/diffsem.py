@@ -1,12 +1,14 @@
-"""``semsim train diffsem`` and ``semsim eval diffsem`` (light module: no torch at import)."""
+"""``semsim train diffsem`` and ``semsim eval diffsem``: arguments -> one call of the
+models' functions, and the files of an evaluation folder (CSV + Parquet tables,
+``summary.json``, ``tables.md``, PNG figures). Light module: no torch at import."""
 
 from __future__ import annotations
 
 import argparse
-import sys
+import json
 from pathlib import Path
 
-__all__ = ["add_train_commands", "add_eval_commands", "main"]
+__all__ = ["add_eval_commands", "add_train_commands", "write_eval"]
 
 DATASETS = ("mnist", "fashion", "cifar10-partial")
 
@@ -96,9 +98,8 @@ def _run_train(args) -> int:
 
     from semsim.models.checkpoint import CHECKPOINT_DIR
     from semsim.models.common.device import resolve_device
-
-    from .config import make_config
-    from .training import train_diffsem
+    from semsim.models.diffsem.config import make_config
+    from semsim.models.diffsem.training import train_diffsem
 
     device = resolve_device(args.device)
     cfg = make_config(args.dataset, args.preset, seed=args.seed, threads=args.threads,
@@ -128,24 +129,73 @@ def _run_train(args) -> int:
     return 0
 
 
+def _floats(text: str) -> tuple[float, ...]:
+    return tuple(float(v) for v in text.split(","))
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    return tuple(int(v) for v in text.split(","))
+
+
+def write_eval(result, out: Path, dataset: str, snr_db: float) -> dict:
+    """Write an :class:`models.evaluation.EvalResult` of ``run_eval`` to ``out``: each
+    table as CSV + Parquet, the figures, ``summary.json`` (merged into the folder's
+    previous one: a partial rerun keeps what it did not redo) and ``tables.md``."""
+    import pandas as pd
+
+    from semsim.models.common.provenance import atomic_write_text
+
+    from .model_plots import diffsem_figures
+    from .tables import render_tables
+
+    out.mkdir(parents=True, exist_ok=True)
+    frames = {k: pd.DataFrame(rows) for k, rows in result.tables.items() if rows}
+    for name, df in frames.items():
+        df.to_csv(out / f"{name}.csv", index=False)
+        df.to_parquet(out / f"{name}.parquet", index=False)
+    df = frames.get("acc_vs_tstar", pd.DataFrame(columns=["snr_db"]))
+    figs = diffsem_figures(df, frames.get("ibal"), frames.get("fig8_snr"), snr_db, out, dataset)
+    summary = {**result.summary, "figures": [str(p) for p in figs]}
+    old = out / "summary.json"
+    if old.is_file():
+        prev = json.loads(old.read_text())
+        summary = {**prev, **summary, "figures": sorted(set(prev.get("figures", []))
+                                                        | set(summary["figures"]))}
+    atomic_write_text(old, json.dumps(summary, indent=2))
+    atomic_write_text(out / "tables.md", render_tables(out))
+    return summary
+
+
 def _run_eval(args) -> int:
-    from .evaluation import run_eval
+    import torch
 
-    run_eval(args)
+    from semsim.models.common.device import resolve_device
+    from semsim.models.diffsem import evaluation
+
+    parts = tuple(args.parts.split(","))
+    out = Path(args.out or f"results/eval/diffsem-{args.dataset}")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    result = evaluation.run_eval(evaluation.DiffSemEval(
+        dataset=args.dataset, parts=parts, snr_db=args.snr_db, n_test=args.n_test,
+        tstars=_ints(args.tstars), fig8_snrs=_floats(args.fig8_snrs),
+        fig8_tstars=_ints(args.fig8_tstars), guidance_w=args.guidance_w,
+        levers_w=_floats(args.levers_w), work_dir=args.work_dir,
+        headroom_epochs=args.headroom_epochs,
+        headroom_probes=tuple(args.headroom_probes.split(",")),
+        headroom_split=args.headroom_split, checkpoint_dir=args.checkpoint_dir,
+        data_dir=args.data_dir, device="cpu" if set(parts) <= {"report"}
+        else resolve_device(args.device), seed=args.seed))
+    if set(parts) <= {"report"}:  # re-render tables.md from the CSVs already in --out
+        from semsim.models.common.provenance import atomic_write_text
+
+        from .tables import render_tables
+
+        if not out.is_dir():
+            raise FileNotFoundError(f"--out {out}: no evaluation folder to report on")
+        text = render_tables(out)
+        atomic_write_text(out / "tables.md", text)
+        print(text)
+        return 0
+    print(json.dumps(write_eval(result, out, args.dataset, args.snr_db), indent=2))
     return 0
-
-
-def main(argv=None) -> int:
-    """Stand-alone entry (``python -m models.diffsem.cli train|eval ...``)."""
-    parser = argparse.ArgumentParser(prog="diffsem")
-    sub = parser.add_subparsers(dest="command", required=True)
-    tr = sub.add_parser("train").add_subparsers(dest="family", required=True)
-    ev = sub.add_parser("eval").add_subparsers(dest="family", required=True)
-    add_train_commands(tr)
-    add_eval_commands(ev)
-    args = parser.parse_args(argv)
-    return int(args.func(args) or 0)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

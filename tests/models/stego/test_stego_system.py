@@ -8,20 +8,12 @@ import pytest
 import torch
 
 from semsim.models.checkpoint import save_checkpoint
-from semsim.models.jscc import DeepJSCC, JSCCConfig, real_to_complex
-from semsim.models.stego import (
-    INN,
-    CouplingBlock,
-    INNConfig,
-    InversionNet,
-    StegoLambdas,
-    StegoSystem,
-    draw_pairs,
-    load_stego,
-    stego_checkpoint_name,
-    stego_losses,
-    stego_step,
-)
+from semsim.models.stego.config import draw_pairs, stego_checkpoint_name
+from semsim.models.stego.jscc import DeepJSCC, JSCCConfig, real_to_complex
+from semsim.models.stego.loader import load_stego
+from semsim.models.stego.networks import INN, CouplingBlock, INNConfig, InversionNet
+from semsim.models.stego.objective import StegoLambdas, stego_losses, stego_step
+from semsim.models.stego.system import StegoSystem
 
 TINY_JSCC = JSCCConfig(channels=1, image_size=28, width=8, latent_channels=4)
 DIM = 2 * TINY_JSCC.k
@@ -190,7 +182,7 @@ def test_draw_pairs_reproducible_and_never_self():
 
 
 def test_load_stego_round_trip(tmp_path, monkeypatch):
-    import semsim.models.stego as stego_mod
+    import semsim.models.stego.config as stego_mod
 
     jscc, inn, bob = _tiny_system(1)
     _randomise(inn, 4, scale=0.05)
@@ -238,74 +230,3 @@ def test_load_stego_round_trip(tmp_path, monkeypatch):
     assert real_to_complex(jscc.encoder(xp)).shape == (3, TINY_JSCC.k)
     with pytest.raises(KeyError):
         load_stego("no-such-setting", tmp_path)
-
-
-def test_cli_registers_commands_without_importing_torch():
-    import argparse
-    import subprocess
-    import sys
-
-    code = (
-        "import sys; from models import stego_cli; "
-        "assert 'torch' not in sys.modules, 'stego_cli imported torch'"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True)
-    from semsim.models import stego_cli
-
-    parser = argparse.ArgumentParser()
-    sub = parser.add_subparsers(dest="cmd")
-    stego_cli.add_train_commands(sub.add_parser("train").add_subparsers(dest="family"))
-    stego_cli.add_eval_commands(sub.add_parser("eval").add_subparsers(dest="family"))
-    for argv in (
-        ["train", "jscc"],
-        ["train", "stego", "--lambda3", "4"],
-        ["train", "stego-mia"],
-        ["eval", "stego", "--lambda3", "2", "4"],
-    ):
-        args = parser.parse_args(argv)
-        assert callable(args.func)
-    assert parser.parse_args(["train", "stego", "--lambda3", "4"]).lambda3 == 4.0
-    with pytest.raises(SystemExit):
-        parser.parse_args(["train", "stego", "--lambda3", "3"])
-
-
-def test_training_commands_end_to_end(tmp_path, data_dir, capsys):
-    """DeepJSCC -> Eve's inversion net -> INN on real (capped) data: each writes a
-    manifest the loaders accept, training resumes from its epoch state, and a stego
-    checkpoint made over another codec is refused by name."""
-    from semsim.models.checkpoint import CheckpointError, read_manifest
-    from semsim.models.stego_train import (
-        JSCCTrainConfig,
-        MIATrainConfig,
-        StegoTrainConfig,
-        train_jscc,
-        train_mia,
-        train_stego,
-    )
-
-    ck, state = tmp_path / "ck", tmp_path / "state"
-    kw = {"state_dir": state, "data_dir": str(data_dir), "progress": False}
-    jcfg = JSCCTrainConfig(epochs=1, max_train=128, max_test=32, eval_snrs_db=(15.0,))
-    train_jscc(jcfg, out_dir=ck, **kw)
-    man = read_manifest(ck, "jscc-gray28")
-    assert set(man["metrics"]) == {f"{d}/awgn15dB/{m}" for d in ("mnist", "fashion")
-                                   for m in ("psnr_db", "ssim")}
-    train_mia(MIATrainConfig(epochs=1, max_train=128, hidden=32, eval_images=32),
-              out_dir=ck, checkpoint_dir=ck, **kw)
-    scfg = StegoTrainConfig(epochs=1, max_train=128, hidden=16, blocks=2, eval_pairs=16)
-    train_stego(scfg, out_dir=ck, checkpoint_dir=ck, **kw)
-    system = load_stego("mnist-in-fashion", ck, name=scfg.checkpoint_name())
-    assert system.inversion is not None
-    assert read_manifest(ck, scfg.checkpoint_name())["metrics"]["num_pairs"] == 16
-
-    # one more epoch resumes from the saved state instead of starting over
-    capsys.readouterr()
-    train_jscc(JSCCTrainConfig(epochs=2, max_train=128, max_test=32, eval_snrs_db=(15.0,)),
-               out_dir=ck, **kw)
-    history = read_manifest(ck, "jscc-gray28")["extra"]["history"]
-    assert [h["epoch"] for h in history] == [1, 2]
-    assert "[jscc-gray28] resumed from" in capsys.readouterr().out
-    assert history[0] == man["extra"]["history"][0]
-    # the stego checkpoint was trained over the previous codec: refused, naming it
-    with pytest.raises(CheckpointError, match="trained on another 'jscc-gray28'"):
-        load_stego("mnist-in-fashion", ck, name=scfg.checkpoint_name())

@@ -1,4 +1,4 @@
-"""DeepJSCC image codec (Bourtsoulatze et al. 2019 style) and a small torch channel helper.
+"""DeepJSCC image codec (Bourtsoulatze et al. 2019 style), the stego family's shared codec.
 
 Encoder: image (B, C, H, W) in [0, 1] -> ``2k`` real channel inputs (B, 2k), read as ``k``
 complex symbols (real part first: ``z[:, 2j]`` is Re s_j, ``z[:, 2j + 1]`` is Im s_j) and
@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from semsim.models.channel import awgn, rayleigh_equalized
+from semsim.models.common.snr import COMPLEX_UNIT_POWER
 
 __all__ = [
     "JSCCConfig",
@@ -84,9 +85,6 @@ def sample_snr_db(
     return lo + (hi - lo) * torch.rand(batch, generator=generator)
 
 
-_REAL_POWER = 0.5  # unit-power complex symbols: 1/2 per real dimension
-
-
 def apply_channel(
     z: torch.Tensor,
     snr_db: float | torch.Tensor,
@@ -96,7 +94,8 @@ def apply_channel(
     """Pass real channel inputs (B, 2k) (unit average complex power) through a channel.
 
     ``snr_db``: a float or a (B,) tensor, Es/N0 per complex symbol in dB. ``kind``:
-    ``"awgn"`` (complex noise of variance 10^(-snr/10) per symbol, half per real part),
+    ``"awgn"`` (noise of variance ``noise_variance(snr_db, COMPLEX_UNIT_POWER)`` per real,
+    i.e. 1/snr per complex symbol; :mod:`models.common.snr`),
     ``"rayleigh"`` (one CN(0, 1) gain per image, i.e. block fading over the packet, with
     perfect-CSI zero-forcing equalisation, so the output is y / h), or ``"none"``.
     Returns the received (equalised) real tensor (B, 2k). The channels live in
@@ -105,9 +104,9 @@ def apply_channel(
     if kind == "none":
         return z
     if kind == "awgn":
-        return awgn(z, snr_db, _REAL_POWER, generator)
+        return awgn(z, snr_db, COMPLEX_UNIT_POWER, generator)
     if kind == "rayleigh":
-        return rayleigh_equalized(z, snr_db, _REAL_POWER, generator)[0]
+        return rayleigh_equalized(z, snr_db, COMPLEX_UNIT_POWER, generator)[0]
     raise ValueError(f"unknown channel kind {kind!r}; choose awgn, rayleigh or none")
 
 

@@ -48,7 +48,7 @@ def test_epoch_resume_continues(tiny_run, data_dir):
     from semsim.models.checkpoint import load_training_state
 
     st = load_training_state(work / "pair_resume.pt")
-    assert st["epoch"] == cfg.pair_epochs and "opt" in st and "gen" in st
+    assert st["epoch"] == cfg.pair_epochs and "optimizer" in st and "generator" in st
 
 
 def test_load_and_run_receivers(tiny_run, data_dir):
@@ -111,7 +111,7 @@ def test_eval_cli_parts_on_tiny_checkpoint(tiny_run, tmp_path, data_dir):
 
     import pandas as pd
 
-    from semsim.models.diffsem.cli import add_eval_commands
+    from semsim.simulator.commands.diffsem import add_eval_commands
 
     _, _, ck, _, _ = tiny_run
     parser = argparse.ArgumentParser()
@@ -145,8 +145,8 @@ def test_eval_cli_parts_on_tiny_checkpoint(tiny_run, tmp_path, data_dir):
 
 def test_clean_judges_shipped_and_scored(tiny_run, data_dir):
     """The ship stage ships the clean-phase judges; --parts judges scores both sets."""
+    from semsim.models.diffsem.checkpoints import clean_judges_name
     from semsim.models.diffsem.evaluation import eval_judges
-    from semsim.models.diffsem.training import clean_judges_name
 
     _, work, ck, _, _ = tiny_run
     m = json.loads((Path(ck) / f"{clean_judges_name('mnist')}.json").read_text())
@@ -171,7 +171,7 @@ def test_clean_judges_shipped_and_scored(tiny_run, data_dir):
 
 def test_direct_attacker_stage_shipped(tiny_run, data_dir):
     """The direct stage trains Eve's classifier of y; ship writes it; the loader loads it."""
-    from semsim.models.diffsem.training import direct_attacker_name
+    from semsim.models.diffsem.checkpoints import direct_attacker_name
 
     _, work, ck, _, logs = tiny_run
     m = json.loads((Path(ck) / f"{direct_attacker_name('mnist')}.json").read_text())
@@ -187,7 +187,7 @@ def test_direct_attacker_stage_shipped(tiny_run, data_dir):
 def test_headroom_adversary_split_is_a_direct_attack(tiny_run, data_dir):
     """Eve's direct probes train on her own split and are named apart from Bob's."""
     _, _, ck, _, _ = tiny_run
-    from semsim.models.diffsem.evaluation import eval_headroom
+    from semsim.models.diffsem.headroom import eval_headroom
 
     b = load_diffsem("mnist", ck)
     test = load_dataset("mnist", "test", data_dir)
@@ -203,14 +203,14 @@ def test_headroom_adversary_split_is_a_direct_attack(tiny_run, data_dir):
 def test_finished_stage_restores_only_its_modules(tiny_run):
     """Rerunning an early stage is not undone by later stages' snapshots."""
     from semsim.models.checkpoint import load_training_state
+    from semsim.models.diffsem.checkpoints import load_stage
     from semsim.models.diffsem.system import MODULE_NAMES, DiffSemSystem
-    from semsim.models.diffsem.training import _load_stage
 
     cfg, work, _, _, _ = tiny_run
     sys_ = DiffSemSystem(cfg)
     for p in sys_.clf_e.parameters():
         p.data.zero_()
-    _load_stage(work, "adversary", {k: getattr(sys_, k) for k in MODULE_NAMES})
+    load_stage(work, "adversary", {k: getattr(sys_, k) for k in MODULE_NAMES})
     assert all(float(p.detach().abs().sum()) == 0.0 for p in sys_.clf_e.parameters())
     ref = load_training_state(work / "stage_adversary.pt")["modules"]["adv_conv"]
     for k, v in sys_.adv_conv.state_dict().items():
@@ -221,8 +221,9 @@ def test_finetune_high_tstar_share(tiny_run, tmp_path, data_dir):
     from dataclasses import replace
 
     from semsim.models.checkpoint import load_training_state
+    from semsim.models.diffsem.splits import load_splits
+    from semsim.models.diffsem.stages import stage_finetune
     from semsim.models.diffsem.system import DiffSemSystem
-    from semsim.models.diffsem.training import load_splits, stage_finetune
 
     cfg, _, _, _, _ = tiny_run
     cfg = replace(cfg, ft_samples=400, ft_high_frac=1.0, ft_high_min=60, ft_tstar_max=100,
@@ -257,8 +258,9 @@ def test_finetune_preserve_init_starts_at_classifier_only(tiny_run, tmp_path, da
     onto y) and keeps that start unless fine-tuning lowers the validation loss."""
     from dataclasses import replace
 
+    from semsim.models.diffsem.splits import load_splits
+    from semsim.models.diffsem.stages import stage_finetune
     from semsim.models.diffsem.system import DiffSemSystem
-    from semsim.models.diffsem.training import load_splits, stage_finetune
 
     cfg, work, _, _, _ = tiny_run
     cfg = replace(cfg, ft_samples=200, ft_epochs=2, ft_init="preserve")
@@ -287,8 +289,8 @@ def test_eval_from_a_training_work_dir(tiny_run, tmp_path, data_dir):
 
     import pandas as pd
 
-    from semsim.models.diffsem.cli import add_eval_commands
     from semsim.models.diffsem.loader import load_work_dir
+    from semsim.simulator.commands.diffsem import add_eval_commands
 
     _, work, ck, _, _ = tiny_run
     parser = argparse.ArgumentParser()
@@ -315,8 +317,8 @@ def test_train_cli_pair_tstar_max(tmp_path, data_dir):
     the work dir records it."""
     import argparse
 
-    from semsim.models.diffsem.cli import add_train_commands
     from semsim.models.diffsem.loader import load_work_dir
+    from semsim.simulator.commands.diffsem import add_train_commands
 
     parser = argparse.ArgumentParser()
     add_train_commands(parser.add_subparsers())

@@ -181,7 +181,7 @@ def test_baselines_direct_and_permutation():
 def test_cli_registration():
     import argparse
 
-    from semsim.models.diffsem import cli
+    from semsim.simulator.commands import diffsem as cli
 
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="c")
@@ -219,9 +219,9 @@ def test_fold_x0_onto_y_keeps_the_bypass_classifier(dataset):
 
 @pytest.mark.parametrize("keep_init", [False, True])
 def test_fit_keep_init_keeps_a_start_that_training_only_worsens(tmp_path, keep_init):
-    """_fit with keep_init returns the starting weights when every epoch makes the
+    """fit_stage with keep_init returns the starting weights when every epoch makes the
     validation loss worse (training ascends it here); without it, the best epoch."""
-    from semsim.models.diffsem.training import _fit
+    from semsim.models.diffsem.stages import fit_stage
 
     torch.manual_seed(0)
     lin = nn.Linear(4, 3)
@@ -232,7 +232,7 @@ def test_fit_keep_init_keeps_a_start_that_training_only_worsens(tmp_path, keep_i
     def ce():
         return nn.functional.cross_entropy(lin(x), lab)
 
-    _fit("probe", {"lin": lin}, lambda idx, g: -ce(), lambda: ce().item(), 64, 3,
+    fit_stage("probe", {"lin": lin}, lambda idx, g: -ce(), lambda: ce().item(), 64, 3,
          make_config("mnist", "tiny"), tmp_path, lambda _: None, lr=0.05,
          keep_init=keep_init)
     same = all(torch.equal(v, start[k]) for k, v in lin.state_dict().items())
@@ -243,7 +243,7 @@ def test_fit_keep_init_keeps_a_start_that_training_only_worsens(tmp_path, keep_i
 def test_sample_tstar_grid_and_high_share(frac, high_min):
     """t* stays on the grid 0..tmax; the share at or above high_min is
     frac + (1 - frac) * (uniform share), within 5 sigma over 20k draws."""
-    from semsim.models.diffsem.training import sample_tstar
+    from semsim.models.diffsem.stages import sample_tstar
 
     g = torch.Generator().manual_seed(0)
     t = sample_tstar(20_000, 490, 10, g, frac, high_min)
