@@ -1,4 +1,5 @@
-"""Checkpoint manifests: round trip, sha256 checked before load, config mismatch named."""
+"""Checkpoint manifests: round trip, sha256 checked before load, config mismatch named,
+provenance (command, commit, dirty diff), sha256-checked training state."""
 
 from __future__ import annotations
 
@@ -56,3 +57,34 @@ def test_training_state_round_trip(tmp_path):
     opt2 = torch.optim.Adam(_net(1).parameters(), lr=1e-3)
     opt2.load_state_dict(state["opt"])
     assert opt2.state_dict()["state"][0]["step"] == 1
+
+
+def test_training_state_is_refused_when_its_sha256_does_not_match(tmp_path):
+    """Resume state is unpickled (weights_only) only after its sha256 sidecar matches."""
+    path = tmp_path / "state.pt"
+    C.save_training_state(path, {"epoch": 1})
+    assert (tmp_path / "state.pt.sha256").read_text().strip() == C.sha256_file(path)
+    raw = path.read_bytes()
+    path.write_bytes(raw[:-1] + bytes([raw[-1] ^ 1]))
+    with pytest.raises(C.CheckpointError, match="does not match its sha256 file"):
+        C.load_training_state(path)
+    (tmp_path / "state.pt.sha256").unlink()
+    with pytest.raises(C.CheckpointError, match="missing"):
+        C.load_training_state(path)
+
+
+def test_manifest_records_command_commit_and_dirty_diff(tmp_path, monkeypatch):
+    """The exact command line and the commit go into every manifest; a checkpoint shipped
+    from a dirty tree records the sha256 of the uncommitted diff (shipping is not refused)."""
+    monkeypatch.setattr("sys.argv", ["semsim", "train", "jscc", "--epochs", "1"])
+    dirty = {"commit": "c" * 40, "dirty": True, "diff_sha256": "d" * 64}
+    monkeypatch.setattr(C, "git_state", lambda: dirty)
+    meta = json.loads(C.save_checkpoint(tmp_path, "t", {"net": _net(0)}, config={},
+                                        metrics={}, seed=0, data_sha256={}).read_text())
+    assert meta["command"] == ["semsim", "train", "jscc", "--epochs", "1"]
+    assert meta["git_state"] == "c" * 40 and meta["git_dirty"] is True
+    assert meta["git_diff_sha256"] == "d" * 64
+    monkeypatch.setattr(C, "git_state", lambda: {**dirty, "dirty": False, "diff_sha256": None})
+    meta = json.loads(C.save_checkpoint(tmp_path, "t", {"net": _net(0)}, config={},
+                                        metrics={}, seed=0, data_sha256={}).read_text())
+    assert meta["git_dirty"] is False and meta["git_diff_sha256"] is None
