@@ -127,7 +127,7 @@ def main(argv=None) -> int:
                       edf_max_iters=shipped.config.edf_max_iters,
                       ft_init=args.ft_init or shipped.config.ft_init)
     torch.manual_seed(cfg.seed)  # the fresh U-Net's init, as train_diffsem seeds it
-    new = DiffSemSystem(cfg).to(device).eval()  # _fit trains only its own modules
+    new = DiffSemSystem(cfg).to(device).eval()  # fit_stage trains only its own modules
     keep = {k: v for k, v in shipped.system.state_dict().items() if not k.startswith("unet.")}
     missing, unexpected = new.load_state_dict(keep, strict=False)
     assert not unexpected and all(k.startswith("unet.") for k in missing), (missing, unexpected)
