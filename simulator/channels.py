@@ -23,7 +23,7 @@ import numpy as np
 from scipy import special
 
 from semsim.models.common.units import SPEED_OF_LIGHT_MPS
-from semsim.simulator.errors import check
+from semsim.simulator.errors import MAX_TIME_S, check, check_range
 
 __all__ = [
     "AWGN",
@@ -223,6 +223,7 @@ class ChannelConfig:
     coherence_s: block length in seconds; None -> a new block for every packet.
     time_correlation: ``doppler`` (AR(1), rho = J0(2 pi f_D T_block)) or ``independent``.
     environment_doppler_hz: Doppler of moving scatterers, added to the node-speed Doppler.
+    Bounds: k_factor <= 1e6, m <= 1e4, coherence_s <= 1e9 s, environment Doppler <= 10 MHz.
     """
 
     fading: Literal["awgn", "rayleigh", "rician", "nakagami"] = "rayleigh"
@@ -236,20 +237,18 @@ class ChannelConfig:
         if self.fading == "rician":
             check(self.k_factor is not None, "k_factor", self.k_factor,
                   "rician fading needs k_factor (linear, >= 0)")
-            check(self.k_factor >= 0, "k_factor", self.k_factor, "must be >= 0")
+            check_range(self.k_factor, "k_factor", 0.0, 1e6)
         else:
             check(self.k_factor is None, "k_factor", self.k_factor,
                   f"only applies to fading: rician, not {self.fading}")
         if self.fading == "nakagami":
             check(self.m is not None, "m", self.m, "nakagami fading needs m (>= 0.5)")
-            check(self.m >= 0.5, "m", self.m, "must be >= 0.5")
+            check_range(self.m, "m", 0.5, 1e4)
         else:
             check(self.m is None, "m", self.m, f"only applies to fading: nakagami, "
                   f"not {self.fading}")
-        check(self.coherence_s is None or self.coherence_s > 0, "coherence_s",
-              self.coherence_s, "must be > 0 (or null for one block per packet)")
-        check(self.environment_doppler_hz >= 0, "environment_doppler_hz",
-              self.environment_doppler_hz, "must be >= 0")
+        check_range(self.coherence_s, "coherence_s", 0.0, MAX_TIME_S, lo_open=True)
+        check_range(self.environment_doppler_hz, "environment_doppler_hz", 0.0, 1e7)
 
     def model(self) -> FadingModel:
         """The fading distribution object."""

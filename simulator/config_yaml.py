@@ -26,8 +26,8 @@ import yaml
 
 from semsim.simulator.errors import ScenarioError
 
-__all__ = ["apply_overrides", "parse_dataclass", "parse_plugin", "parse_value", "read_yaml",
-           "suggest", "to_plain"]
+__all__ = ["MAX_DEPTH", "MAX_NUMBER_CHARS", "apply_overrides", "load_yaml", "parse_dataclass",
+           "parse_plugin", "parse_value", "read_yaml", "suggest", "to_plain"]
 
 
 def _join(path: str, key: str) -> str:
@@ -51,8 +51,8 @@ def _as_float(value: Any, path: str) -> float:
             raise ScenarioError(path, "expected a number", value) from None
     else:
         raise ScenarioError(path, "expected a number", value)
-    if math.isnan(out):
-        raise ScenarioError(path, "expected a number, not NaN", value)
+    if not math.isfinite(out):
+        raise ScenarioError(path, "expected a finite number (not inf or NaN)", value)
     return out
 
 
@@ -119,11 +119,14 @@ def _parse_kind_union(members: list[type], value: Any, path: str) -> Any:
         raise ScenarioError(path, "expected a mapping with a 'kind' key", value)
     kinds = {typing.get_args(typing.get_type_hints(m)["kind"])[0]: m for m in members}
     if "kind" not in value:
+        typo = next((k for k in value if suggest(str(k), ["kind"])), None)
+        if typo is not None:  # name the misspelt key, not a missing "kind"
+            raise ScenarioError(_join(path, str(typo)), "unknown key", value[typo], "kind")
         raise ScenarioError(_join(path, "kind"), f"missing; one of {', '.join(kinds)}")
-    kind = value.get("kind")
-    if kind not in kinds:
+    kind = value["kind"]
+    if not isinstance(kind, str) or kind not in kinds:
         raise ScenarioError(_join(path, "kind"), f"must be one of {', '.join(kinds)}", kind,
-                            suggest(str(kind), kinds))
+                            suggest(str(kind), kinds) if isinstance(kind, str) else None)
     return parse_dataclass(kinds[kind], value, path)
 
 
@@ -156,7 +159,76 @@ def parse_plugin(cls: type, registry, name_key: str, value: Any, path: str) -> A
     return dataclasses.replace(base, options=options)
 
 
+#: deepest nesting of a YAML document or an override path (a scenario needs about 8)
+MAX_DEPTH = 32
+#: longest number literal accepted in YAML (digits and signs)
+MAX_NUMBER_CHARS = 100
+
+_INT_TAG, _FLOAT_TAG = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
+
+
+def _dotted(where: typing.Sequence[Any]) -> str:
+    out = ""
+    for p in where:
+        if isinstance(p, int):
+            out += f"[{p}]"
+        elif p is not None:
+            out = _join(out, str(p))
+    return out
+
+
+class _Loader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that also refuses, as a ScenarioError naming the key, duplicate
+    keys in a mapping, nesting deeper than :data:`MAX_DEPTH` and number literals longer than
+    :data:`MAX_NUMBER_CHARS` characters."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._where: list[Any] = []  # mapping keys / list indices down to the current node
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        self._where.append(index.value if isinstance(index, yaml.ScalarNode) else index)
+        try:
+            if len(self._where) > MAX_DEPTH:
+                raise ScenarioError(_dotted(self._where), f"nested deeper than {MAX_DEPTH} "
+                                    "levels")
+            node = super().compose_node(parent, index)
+            if isinstance(node, yaml.MappingNode):
+                seen: set[tuple[str, str]] = set()
+                for key, _ in node.value:
+                    if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
+                        if (key.tag, key.value) in seen:
+                            raise ScenarioError(_dotted([*self._where, key.value]),
+                                                "duplicate key (each key once per mapping)")
+                        seen.add((key.tag, key.value))
+            elif (isinstance(node, yaml.ScalarNode) and node.tag in (_INT_TAG, _FLOAT_TAG)
+                  and len(node.value) > MAX_NUMBER_CHARS):
+                raise ScenarioError(_dotted(self._where), f"a number of more than "
+                                    f"{MAX_NUMBER_CHARS} characters", node.value)
+            return node
+        finally:
+            self._where.pop()
+
+
+def load_yaml(text: str) -> Any:
+    """``yaml.safe_load`` of ``text`` with the checks of :class:`_Loader`."""
+    return yaml.load(text, Loader=_Loader)
+
+
+_NAME = r"[A-Za-z0-9_-]+"
+_PATH = re.compile(rf"{_NAME}(\[\d+\])*(\.{_NAME}(\[\d+\])*)*")
 _TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def _override_tokens(key: str) -> list[tuple[str | None, str | None]]:
+    """(name, index) tokens of an override path such as ``eves[0].mobility.speed_mps``."""
+    if not _PATH.fullmatch(key):
+        raise ScenarioError(key, "malformed override path: use names joined by '.' and "
+                            "list indices [i], e.g. eves[0].mobility.speed_mps")
+    tokens = [(m.group(1), m.group(2)) for m in _TOKEN.finditer(key)]
+    if len(tokens) > MAX_DEPTH:
+        raise ScenarioError(key, f"override path deeper than {MAX_DEPTH} levels")
+    return tokens
 
 
 def apply_overrides(data: dict, overrides: typing.Iterable[str]) -> dict:
@@ -169,13 +241,14 @@ def apply_overrides(data: dict, overrides: typing.Iterable[str]) -> dict:
         if "=" not in item:
             raise ScenarioError(item, "override must look like key.path=value", item)
         key, text = item.split("=", 1)
+        key = key.strip()
+        tokens = _override_tokens(key)
         try:
-            value = yaml.safe_load(text) if text.strip() else None
+            value = load_yaml(text) if text.strip() else None
+        except ScenarioError as err:
+            raise err.under(key) from None
         except yaml.YAMLError as exc:
             raise ScenarioError(key, f"override value is not valid YAML: {exc}", text) from None
-        tokens = [(m.group(1), m.group(2)) for m in _TOKEN.finditer(key.strip())]
-        if not tokens:
-            raise ScenarioError(key, "empty override path", item)
         node: Any = data
         for depth, (name, index) in enumerate(tokens):
             last = depth == len(tokens) - 1
@@ -201,15 +274,18 @@ def apply_overrides(data: dict, overrides: typing.Iterable[str]) -> dict:
 
 
 def read_yaml(path: str | Path) -> Any:
-    """``yaml.safe_load`` of a file; unreadable files and invalid YAML are ScenarioErrors
+    """:func:`load_yaml` of a file; unreadable files and invalid YAML are ScenarioErrors
     naming the file (an empty file is an empty mapping)."""
     path = Path(path)
     try:
         text = path.read_text()
-    except OSError as exc:
-        raise ScenarioError("", f"cannot read scenario: {exc.strerror}", str(path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise ScenarioError("", f"cannot read scenario: {reason}", str(path)) from None
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
+    except ScenarioError as err:
+        raise err.in_file(str(path)) from None
     except yaml.YAMLError as exc:
         raise ScenarioError("", f"invalid YAML: {exc}", source=str(path)) from None
     return {} if data is None else data

@@ -9,14 +9,13 @@ Eves keep theirs for their own decoders.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 
 from semsim.models.common.units import lin_to_db
-from semsim.simulator.errors import check
+from semsim.simulator.errors import MAX_ABS_DB, MAX_STD_DB, MAX_TIME_S, check, check_range
 
 __all__ = [
     "BiasEstimator",
@@ -106,11 +105,10 @@ class EstimatorConfig:
     feedback_delay_s: float = 0.0
 
     def __post_init__(self) -> None:
-        check(self.num_pilots >= 1, "num_pilots", self.num_pilots, "must be >= 1")
-        check(self.std_db >= 0, "std_db", self.std_db, "must be >= 0")
-        check(math.isfinite(self.bias_db), "bias_db", self.bias_db, "must be finite")
-        check(self.feedback_delay_s >= 0, "feedback_delay_s", self.feedback_delay_s,
-              "must be >= 0")
+        check_range(self.num_pilots, "num_pilots", 1, 10**6)
+        check_range(self.std_db, "std_db", 0.0, MAX_STD_DB)
+        check_range(self.bias_db, "bias_db", -MAX_ABS_DB, MAX_ABS_DB)
+        check_range(self.feedback_delay_s, "feedback_delay_s", 0.0, MAX_TIME_S)
         check(self.kind != "outdated" or self.feedback_delay_s > 0, "feedback_delay_s",
               self.feedback_delay_s, "kind: outdated needs a feedback delay > 0")
 

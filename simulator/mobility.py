@@ -1,7 +1,9 @@
 """Mobility: static, constant velocity, waypoints, random waypoint, Gauss-Markov (2-D, metres).
 
 Each config is a frozen dataclass with ``build(rng) -> Trajectory``; a trajectory answers
-``state(time_s) -> (x_m, y_m, vx_mps, vy_mps)`` at any time >= 0. Random models draw their
+``state(time_s) -> (x_m, y_m, vx_mps, vy_mps)`` at any time >= 0. Bounds: coordinates,
+speeds, times and angles as in :mod:`semsim.simulator.errors`; Gauss-Markov ``update_s``
+>= 1 ms; bounding rectangles at least 1 cm a side. Random models draw their
 legs lazily from their own generator, so a query never changes earlier answers.
 """
 
@@ -14,7 +16,14 @@ from typing import Literal
 
 import numpy as np
 
-from semsim.simulator.errors import check
+from semsim.simulator.errors import (
+    MAX_ANGLE_DEG,
+    MAX_COORD_M,
+    MAX_SPEED_MPS,
+    MAX_TIME_S,
+    check,
+    check_range,
+)
 
 __all__ = [
     "ConstantVelocity",
@@ -25,6 +34,7 @@ __all__ = [
     "Static",
     "Trajectory",
     "Waypoints",
+    "check_xy",
 ]
 
 State = tuple[float, float, float, float]
@@ -133,15 +143,27 @@ class PiecewiseLinear(Trajectory):
         return out
 
 
-def _xy(value, field: str) -> tuple[float, float]:
+#: shortest Gauss-Markov update interval, s (each update is one trajectory segment)
+MIN_UPDATE_S = 1e-3
+#: smallest side of a bounding rectangle, m (random waypoint legs inside a smaller one would
+#: be too many to simulate)
+MIN_SIDE_M = 0.01
+
+
+def check_xy(value, field: str) -> tuple[float, float]:
+    """``value`` as (x_m, y_m), each coordinate within +-MAX_COORD_M (else ScenarioError)."""
     check(len(value) == 2, field, value, "must be [x_m, y_m]")
+    for i, c in enumerate(value):
+        check_range(c, f"{field}[{i}]", -MAX_COORD_M, MAX_COORD_M)
     return float(value[0]), float(value[1])
 
 
 def _check_bounds(bounds, field: str = "bounds_m") -> None:
     check(len(bounds) == 4, field, bounds, "must be [x_min_m, y_min_m, x_max_m, y_max_m]")
-    check(bounds[2] > bounds[0] and bounds[3] > bounds[1], field, bounds,
-          "needs x_max > x_min and y_max > y_min")
+    for i, c in enumerate(bounds):
+        check_range(c, f"{field}[{i}]", -MAX_COORD_M, MAX_COORD_M)
+    check(bounds[2] - bounds[0] >= MIN_SIDE_M and bounds[3] - bounds[1] >= MIN_SIDE_M, field,
+          bounds, f"needs x_max > x_min and y_max > y_min (by at least {MIN_SIDE_M} m)")
 
 
 @dataclass(frozen=True)
@@ -152,7 +174,7 @@ class Static:
     position_m: tuple[float, float] = (0.0, 0.0)
 
     def __post_init__(self) -> None:
-        _xy(self.position_m, "position_m")
+        check_xy(self.position_m, "position_m")
 
     def build(self, rng: np.random.Generator | None = None) -> Trajectory:
         return _Fixed(*self.position_m)
@@ -168,8 +190,9 @@ class ConstantVelocity:
     heading_deg: float = 0.0
 
     def __post_init__(self) -> None:
-        _xy(self.position_m, "position_m")
-        check(self.speed_mps >= 0, "speed_mps", self.speed_mps, "must be >= 0")
+        check_xy(self.position_m, "position_m")
+        check_range(self.speed_mps, "speed_mps", 0.0, MAX_SPEED_MPS)
+        check_range(self.heading_deg, "heading_deg", -MAX_ANGLE_DEG, MAX_ANGLE_DEG)
 
     def build(self, rng: np.random.Generator | None = None) -> Trajectory:
         a = math.radians(self.heading_deg)
@@ -192,8 +215,8 @@ class Waypoints:
     def __post_init__(self) -> None:
         check(len(self.points_m) >= 2, "points_m", self.points_m, "needs at least 2 points")
         for i, p in enumerate(self.points_m):
-            _xy(p, f"points_m[{i}]")
-        check(self.speed_mps > 0, "speed_mps", self.speed_mps, "must be > 0")
+            check_xy(p, f"points_m[{i}]")
+        check_range(self.speed_mps, "speed_mps", 0.0, MAX_SPEED_MPS, lo_open=True)
 
     def build(self, rng: np.random.Generator | None = None) -> Trajectory:
         pts = [tuple(map(float, p)) for p in self.points_m]
@@ -237,11 +260,13 @@ class RandomWaypoint:
         _check_bounds(self.bounds_m)
         check(self.speed_min_mps > 0, "speed_min_mps", self.speed_min_mps,
               "must be > 0 (a zero minimum speed makes legs last forever)")
+        check_range(self.speed_min_mps, "speed_min_mps", 0.0, MAX_SPEED_MPS, lo_open=True)
         check(self.speed_max_mps >= self.speed_min_mps, "speed_max_mps", self.speed_max_mps,
               "must be >= speed_min_mps")
-        check(self.pause_s >= 0, "pause_s", self.pause_s, "must be >= 0")
+        check_range(self.speed_max_mps, "speed_max_mps", 0.0, MAX_SPEED_MPS)
+        check_range(self.pause_s, "pause_s", 0.0, MAX_TIME_S)
         if self.start_m is not None:
-            x, y = _xy(self.start_m, "start_m")
+            x, y = check_xy(self.start_m, "start_m")
             b = self.bounds_m
             check(b[0] <= x <= b[2] and b[1] <= y <= b[3], "start_m", self.start_m,
                   "must lie inside bounds_m")
@@ -289,13 +314,14 @@ class GaussMarkov:
     bounds_m: tuple[float, float, float, float] | None = None
 
     def __post_init__(self) -> None:
-        _xy(self.position_m, "position_m")
-        check(self.mean_speed_mps >= 0, "mean_speed_mps", self.mean_speed_mps, "must be >= 0")
+        check_xy(self.position_m, "position_m")
+        check_range(self.mean_speed_mps, "mean_speed_mps", 0.0, MAX_SPEED_MPS)
+        check_range(self.mean_heading_deg, "mean_heading_deg", -MAX_ANGLE_DEG, MAX_ANGLE_DEG)
         check(0 <= self.alpha <= 1, "alpha", self.alpha, "must be in [0, 1]")
-        check(self.speed_std_mps >= 0, "speed_std_mps", self.speed_std_mps, "must be >= 0")
-        check(self.heading_std_deg >= 0, "heading_std_deg", self.heading_std_deg,
-              "must be >= 0")
+        check_range(self.speed_std_mps, "speed_std_mps", 0.0, MAX_SPEED_MPS)
+        check_range(self.heading_std_deg, "heading_std_deg", 0.0, MAX_ANGLE_DEG)
         check(self.update_s > 0, "update_s", self.update_s, "must be > 0")
+        check_range(self.update_s, "update_s", MIN_UPDATE_S, MAX_TIME_S)
         if self.bounds_m is not None:
             _check_bounds(self.bounds_m)
             b, (x, y) = self.bounds_m, self.position_m

@@ -9,7 +9,7 @@ from typing import Literal
 import numpy as np
 
 from semsim.models.common.units import SPEED_OF_LIGHT_MPS
-from semsim.simulator.errors import check
+from semsim.simulator.errors import MAX_ABS_DB, MAX_COORD_M, MAX_STD_DB, check, check_range
 
 __all__ = [
     "PropagationConfig",
@@ -54,6 +54,8 @@ class PropagationConfig:
     shadowing_std_db: log-normal shadowing sigma (0 disables).
     shadowing_decorrelation_m: Gudmundson decorrelation distance; 0 -> shadowing drawn
     once per link and frozen.
+    Bounds: exponent in (0, 10], ref_distance_m in [1 mm, 10 km], the rest as in
+    :mod:`semsim.simulator.errors`.
     """
 
     model: Literal["free_space", "log_distance"] = "log_distance"
@@ -64,14 +66,14 @@ class PropagationConfig:
     shadowing_decorrelation_m: float = 50.0
 
     def __post_init__(self) -> None:
-        check(self.exponent > 0, "exponent", self.exponent, "must be > 0")
+        check_range(self.exponent, "exponent", 0.0, 10.0, lo_open=True)
         check(self.model != "free_space" or self.exponent == 2.0, "exponent", self.exponent,
               "free_space has exponent 2; use model: log_distance for another exponent")
-        check(self.ref_distance_m > 0, "ref_distance_m", self.ref_distance_m, "must be > 0")
-        check(self.shadowing_std_db >= 0, "shadowing_std_db", self.shadowing_std_db,
-              "must be >= 0")
-        check(self.shadowing_decorrelation_m >= 0, "shadowing_decorrelation_m",
-              self.shadowing_decorrelation_m, "must be >= 0")
+        check_range(self.ref_distance_m, "ref_distance_m", 1e-3, 1e4)
+        check_range(self.ref_loss_db, "ref_loss_db", -MAX_ABS_DB, MAX_ABS_DB)
+        check_range(self.shadowing_std_db, "shadowing_std_db", 0.0, MAX_STD_DB)
+        check_range(self.shadowing_decorrelation_m, "shadowing_decorrelation_m", 0.0,
+                    MAX_COORD_M)
 
     def reference_loss_db(self, carrier_hz: float) -> float:
         """PL(d0) in dB: the configured value or the free-space loss at d0."""

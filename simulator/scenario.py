@@ -27,7 +27,22 @@ from semsim.simulator.config_yaml import (
     read_yaml,
     to_plain,
 )
-from semsim.simulator.errors import ScenarioError, check
+from semsim.simulator.errors import (
+    MAX_ABS_DB,
+    MAX_ANGLE_DEG,
+    MAX_BATCH,
+    MAX_COORD_M,
+    MAX_EVES,
+    MAX_GAIN_DB,
+    MAX_PACKETS,
+    MAX_REPLICAS,
+    MAX_SEED,
+    MAX_TIME_S,
+    POWER_DBM,
+    ScenarioError,
+    check,
+    check_range,
+)
 from semsim.simulator.estimators import EstimatorConfig
 from semsim.simulator.link_budget import LinkConfig
 from semsim.simulator.mobility import (
@@ -36,6 +51,7 @@ from semsim.simulator.mobility import (
     MobilityConfig,
     RandomWaypoint,
     Static,
+    check_xy,
 )
 from semsim.simulator.pathloss import PropagationConfig
 from semsim.simulator.secrecy import SecrecyConfig
@@ -47,6 +63,7 @@ __all__ = [
     "AliceConfig",
     "CodecConfig",
     "EveGenerator",
+    "MAX_LOOKAHEAD_ROWS",
     "PlacementConfig",
     "ReceiverConfig",
     "RunConfig",
@@ -75,14 +92,11 @@ class RunConfig:
     def __post_init__(self) -> None:
         check((self.num_packets is None) != (self.duration_s is None), "num_packets",
               self.num_packets, "give exactly one of num_packets and duration_s")
-        check(self.num_packets is None or self.num_packets >= 1, "num_packets",
-              self.num_packets, "must be >= 1")
-        check(self.duration_s is None or self.duration_s > 0, "duration_s", self.duration_s,
-              "must be > 0")
-        check(self.seed >= 0, "seed", self.seed, "must be >= 0")
-        check(self.replicas >= 1, "replicas", self.replicas, "must be >= 1")
-        check(self.lookahead_packets >= 1, "lookahead_packets", self.lookahead_packets,
-              "must be >= 1")
+        check_range(self.num_packets, "num_packets", 1, MAX_PACKETS)
+        check_range(self.duration_s, "duration_s", 0.0, MAX_TIME_S, lo_open=True)
+        check_range(self.seed, "seed", 0, MAX_SEED)
+        check_range(self.replicas, "replicas", 1, MAX_REPLICAS)
+        check_range(self.lookahead_packets, "lookahead_packets", 1, MAX_BATCH)
 
 
 @dataclass(frozen=True)
@@ -95,6 +109,11 @@ class AliceConfig:
     initial_snr_est_db: float = 10.0
     tx_power_dbm: float | None = None
     antenna_gain_dbi: float | None = None
+
+    def __post_init__(self) -> None:
+        check_range(self.initial_snr_est_db, "initial_snr_est_db", -MAX_ABS_DB, MAX_ABS_DB)
+        check_range(self.tx_power_dbm, "tx_power_dbm", *POWER_DBM)
+        check_range(self.antenna_gain_dbi, "antenna_gain_dbi", -MAX_GAIN_DB, MAX_GAIN_DB)
 
 
 @dataclass(frozen=True)
@@ -111,8 +130,8 @@ class ReceiverConfig:
     noise_figure_db: float | None = None
 
     def __post_init__(self) -> None:
-        check(self.noise_figure_db is None or self.noise_figure_db >= 0, "noise_figure_db",
-              self.noise_figure_db, "must be >= 0")
+        check_range(self.antenna_gain_dbi, "antenna_gain_dbi", -MAX_GAIN_DB, MAX_GAIN_DB)
+        check_range(self.noise_figure_db, "noise_figure_db", 0.0, MAX_GAIN_DB)
 
 
 @dataclass(frozen=True)
@@ -128,7 +147,11 @@ class PlacementConfig:
     end_m: tuple[float, float] = (10.0, 0.0)
 
     def __post_init__(self) -> None:
-        check(self.radius_m >= 0, "radius_m", self.radius_m, "must be >= 0")
+        check_xy(self.center_m, "center_m")
+        check_range(self.radius_m, "radius_m", 0.0, MAX_COORD_M)
+        check_range(self.start_angle_deg, "start_angle_deg", -MAX_ANGLE_DEG, MAX_ANGLE_DEG)
+        check_xy(self.start_m, "start_m")
+        check_xy(self.end_m, "end_m")
 
     def positions(self, count: int) -> list[tuple[float, float]]:
         """``count`` start positions in metres."""
@@ -154,7 +177,7 @@ class EveGenerator:
     name_prefix: str = "eve"
 
     def __post_init__(self) -> None:
-        check(self.count >= 0, "count", self.count, "must be >= 0")
+        check_range(self.count, "count", 0, MAX_EVES)
 
     def expand(self) -> tuple[ReceiverConfig, ...]:
         """The generated receiver configs."""
@@ -198,12 +221,9 @@ class CodecConfig:
     def __post_init__(self) -> None:
         check(re.fullmatch(r"auto|cpu|cuda(:\d+)?", self.device) is not None, "device",
               self.device, "must be auto, cpu or cuda[:N]")
-        check(self.decode_batch_packets >= 1, "decode_batch_packets",
-              self.decode_batch_packets, "must be >= 1")
-        check(self.encode_batch_packets >= 1, "encode_batch_packets",
-              self.encode_batch_packets, "must be >= 1")
-        check(self.batch_replicas >= 1, "batch_replicas", self.batch_replicas,
-              "must be >= 1")
+        check_range(self.decode_batch_packets, "decode_batch_packets", 1, MAX_BATCH)
+        check_range(self.encode_batch_packets, "encode_batch_packets", 1, MAX_BATCH)
+        check_range(self.batch_replicas, "batch_replicas", 1, MAX_REPLICAS)
 
 
 @dataclass(frozen=True)
@@ -212,6 +232,10 @@ class SourceConfig:
 
     kind: str = "synthetic"
     options: Any = None
+
+
+#: most rows (packets x receivers) the engine prepares at once (run.lookahead_packets)
+MAX_LOOKAHEAD_ROWS = 2**24
 
 
 @dataclass(frozen=True)
@@ -240,6 +264,18 @@ class Scenario:
             check(bool(rx.name) and rx.name not in seen, path, rx.name,
                   "receiver names must be non-empty, unique and not 'alice'")
             seen.add(rx.name)
+        check(len(self.eves) <= MAX_EVES, "eves", f"{len(self.eves)} Eves",
+              f"at most {MAX_EVES} Eves")
+        receivers = 1 + len(self.eves)
+        check(self.run.lookahead_packets * receivers <= MAX_LOOKAHEAD_ROWS,
+              "run.lookahead_packets", self.run.lookahead_packets,
+              f"lookahead_packets x receivers ({receivers}) must be <= {MAX_LOOKAHEAD_ROWS}")
+        traffic = self.alice.traffic
+        if self.run.duration_s is not None:
+            packets = (self.run.duration_s - traffic.start_s) / traffic.interval_s
+            check(packets <= MAX_PACKETS, "run.duration_s", self.run.duration_s,
+                  f"about {packets:.3g} packets at alice.traffic.interval_s = "
+                  f"{traffic.interval_s:g} s; at most {MAX_PACKETS}")
 
     @property
     def receivers(self) -> tuple[ReceiverConfig, ...]:
@@ -258,7 +294,13 @@ def _parse_eves(value: Any, path: str) -> tuple[ReceiverConfig, ...]:
     if isinstance(value, list):
         return tuple(_parse_receiver(v, f"{path}[{i}]", f"eve{i}") for i, v in enumerate(value))
     if isinstance(value, dict):
-        return parse_dataclass(EveGenerator, value, path).expand()
+        gen = parse_dataclass(EveGenerator, value, path)
+        try:
+            return gen.expand()
+        except ScenarioError as err:  # the placement moved the template's mobility
+            raise ScenarioError(f"{path}.placement", f"puts an Eve where the template's "
+                                f"mobility refuses it: mobility.{err.path}: {err.message}",
+                                err.value) from None
     raise ScenarioError(path, "expected a list of receivers or {count, template, placement}",
                         value)
 

@@ -6,20 +6,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from semsim.simulator.errors import check
+from semsim.simulator.errors import check_range
 
 __all__ = ["SecrecyConfig", "capacity_bps_hz", "secrecy_capacity_bps_hz"]
 
 
 @dataclass(frozen=True)
 class SecrecyConfig:
-    """Target secrecy rate for the secrecy-outage flag, bit/s/Hz."""
+    """Target secrecy rate for the secrecy-outage flag, bit/s/Hz (0 .. 1000)."""
 
     target_rate_bps_hz: float = 0.5
 
     def __post_init__(self) -> None:
-        check(self.target_rate_bps_hz >= 0, "target_rate_bps_hz", self.target_rate_bps_hz,
-              "must be >= 0")
+        check_range(self.target_rate_bps_hz, "target_rate_bps_hz", 0.0, 1000.0)
 
 
 def capacity_bps_hz(snr_lin):

@@ -12,19 +12,25 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from semsim.simulator.errors import check
+from semsim.simulator.errors import MAX_BATCH, check, check_range
 from semsim.simulator.plugins import Registry
 
-__all__ = ["SOURCES", "Options", "SyntheticImages", "build"]
+__all__ = ["MAX_POOL_VALUES", "SOURCES", "Options", "SyntheticImages", "build"]
 
 SOURCES = Registry("image source", {"synthetic": "semsim.simulator.sources",
                                       "dataset": "semsim.simulator.datasets"})
 
 
+#: most pixel values one chunk of synthetic images may hold (256 MB as float64)
+MAX_POOL_VALUES = 2**25
+
+
 @dataclass(frozen=True)
 class Options:
     """Synthetic smooth random fields: white noise low-passed by a Gaussian kernel of
-    width ``smoothness_px``, then min-max scaled to [0, 1]; generated ``chunk`` at a time."""
+    width ``smoothness_px``, then min-max scaled to [0, 1]; generated ``chunk`` at a time.
+    Bounds: image_size 2 .. 1024, channels 1 .. 16, smoothness_px <= 1e4, chunk 1 .. 65536
+    and at most :data:`MAX_POOL_VALUES` pixel values per chunk."""
 
     image_size: int = 16
     channels: int = 1
@@ -32,10 +38,13 @@ class Options:
     chunk: int = 256
 
     def __post_init__(self) -> None:
-        check(self.image_size >= 2, "image_size", self.image_size, "must be >= 2")
-        check(self.channels >= 1, "channels", self.channels, "must be >= 1")
-        check(self.smoothness_px >= 0, "smoothness_px", self.smoothness_px, "must be >= 0")
-        check(self.chunk >= 1, "chunk", self.chunk, "must be >= 1")
+        check_range(self.image_size, "image_size", 2, 1024)
+        check_range(self.channels, "channels", 1, 16)
+        check_range(self.smoothness_px, "smoothness_px", 0.0, 1e4)
+        check_range(self.chunk, "chunk", 1, MAX_BATCH)
+        check(self.chunk * self.channels * self.image_size**2 <= MAX_POOL_VALUES, "chunk",
+              self.chunk, f"chunk x channels x image_size^2 must be <= {MAX_POOL_VALUES} "
+              "(the pool of generated images)")
 
 
 class SyntheticImages:

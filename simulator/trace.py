@@ -22,10 +22,10 @@ import pyarrow.parquet as pq
 
 from semsim.models.common.provenance import atomic_write_bytes
 from semsim.simulator import columns
-from semsim.simulator.errors import check
+from semsim.simulator.errors import ScenarioError, check_range
 
-__all__ = ["EVENT_COLUMNS", "FIXED_COLUMNS", "ROW_COLUMNS", "TraceConfig", "TraceWriter",
-           "read_traces"]
+__all__ = ["EVENT_COLUMNS", "FINITE_COLUMNS", "FIXED_COLUMNS", "ROW_COLUMNS", "TraceConfig",
+           "TraceValueError", "TraceWriter", "read_traces"]
 
 #: every fixed column in file order with its Arrow type (from the registry)
 FIXED_COLUMNS = {c.name: c.arrow for c in columns.FIXED}
@@ -33,18 +33,27 @@ FIXED_COLUMNS = {c.name: c.arrow for c in columns.FIXED}
 EVENT_COLUMNS = {n: FIXED_COLUMNS[n] for n in columns.EVENT}
 ROW_COLUMNS = {n: FIXED_COLUMNS[n] for n in columns.ROW}
 _ORDER = list(FIXED_COLUMNS)
+#: fixed float columns that must be finite in every row (checked when a part is written);
+#: NaN is legal only in ``feedback_age_s`` (no report yet) and in the codecs' h_/m_ columns
+FINITE_COLUMNS = frozenset(c.name for c in columns.FIXED if c.arrow == pa.float64()
+                           and c.name != "feedback_age_s")
+
+
+class TraceValueError(ScenarioError):
+    """A run computed a non-finite value for a column of :data:`FINITE_COLUMNS`: the
+    scenario passed validation but its physics overflowed. ``path`` names the column."""
 
 
 @dataclass(frozen=True)
 class TraceConfig:
     """Trace output: rows per Parquet part; ``event_log`` keeps the SimPy event-order log
-    (also written as events-rNNN.jsonl)."""
+    (also written as events-rNNN.jsonl). ``part_rows`` <= 10**7 (the buffer is in memory)."""
 
     part_rows: int = 100_000
     event_log: bool = False
 
     def __post_init__(self) -> None:
-        check(self.part_rows >= 1, "part_rows", self.part_rows, "must be >= 1")
+        check_range(self.part_rows, "part_rows", 1, 10**7)
 
 
 class TraceWriter:
@@ -109,11 +118,13 @@ class TraceWriter:
         per_event = pa.array(np.repeat(np.arange(n), r))
         for k, vals in self._events.items():
             arr = np.asarray(vals)
+            self._check_finite(k, arr, 1)
             cols[k] = pa.array(arr, type=columns.arrow_type(k, self.codec, arr)).take(per_event)
         for k, vals in self._rows.items():
             arr = np.concatenate(vals)
             if arr.shape[0] != n * r:
                 raise ValueError(f"column {k!r}: expected {r} values per packet")
+            self._check_finite(k, arr, r)
             cols[k] = pa.array(arr, type=columns.arrow_type(k, self.codec, arr))
         names = [c for c in _ORDER if c in cols] + sorted(c for c in cols if c not in _ORDER)
         table = pa.table({c: cols[c] for c in names})
@@ -123,6 +134,21 @@ class TraceWriter:
             raise ValueError("trace columns changed between parts (a codec must return the "
                              f"same keys every call): {table.schema} vs {self._schema}")
         return table
+
+    def _check_finite(self, name: str, arr: np.ndarray, per_packet: int) -> None:
+        """Raise TraceValueError naming column ``name``, the packet and the receiver when a
+        :data:`FINITE_COLUMNS` column holds inf or NaN."""
+        if name not in FINITE_COLUMNS:
+            return
+        bad = np.flatnonzero(~np.isfinite(np.asarray(arr, dtype=float)))
+        if bad.size:
+            i = int(bad[0])
+            packet = self._events.get("packet_id", [None] * self._n)[i // per_packet]
+            who = f", receiver {self.receivers[i % per_packet]}" if per_packet > 1 else ""
+            raise TraceValueError(name, f"trace column must be finite; {bad.size} value(s) "
+                                  f"are not, first at packet {packet}{who} (replica "
+                                  f"{self.const['replica']}): an input out of the physics' "
+                                  "range passed validation", float(arr[i]))
 
     def flush(self) -> None:
         """Write buffered rows as the next part (no-op when empty)."""

@@ -7,7 +7,7 @@ from typing import Literal
 
 import numpy as np
 
-from semsim.simulator.errors import check
+from semsim.simulator.errors import MAX_TIME_S, check_range
 
 __all__ = ["TrafficConfig", "TrafficSchedule"]
 
@@ -22,8 +22,8 @@ class TrafficConfig:
     start_s: float = 0.0
 
     def __post_init__(self) -> None:
-        check(self.interval_s > 0, "interval_s", self.interval_s, "must be > 0")
-        check(self.start_s >= 0, "start_s", self.start_s, "must be >= 0")
+        check_range(self.interval_s, "interval_s", 0.0, MAX_TIME_S, lo_open=True)
+        check_range(self.start_s, "start_s", 0.0, MAX_TIME_S)
 
 
 class TrafficSchedule:
