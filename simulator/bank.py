@@ -104,6 +104,7 @@ class ReceiverBank:
         chans = [r.channel for r in rxs]
         self.per_packet = np.array([c.coherence_s is None for c in chans])
         self.coherence_s = np.array([c.coherence_s or 1.0 for c in chans])
+        self.coherence_ns = np.maximum(np.rint(self.coherence_s * 1e9), 1).astype(np.int64)
         self.independent = np.array([c.time_correlation == "independent" for c in chans])
         self.env_doppler_hz = np.array([c.environment_doppler_hz for c in chans])
         self.fading_groups = _groups([c.model() for c in chans])
@@ -142,7 +143,11 @@ class ReceiverBank:
             z[:, i, :] = g.standard_normal((K, _NUM_AUX))
 
         # fading: AR(1) on the CN(0,1) state, one step per elapsed coherence block
-        blk = np.where(self.per_packet, 0.0, np.floor(times[:, None] / self.coherence_s))
+        # block index in exact integers: whole nanoseconds of time over whole nanoseconds of
+        # coherence (float t / T puts a packet exactly on a boundary in either block)
+        times_ns = np.rint(times * 1e9).astype(np.int64)
+        blk = np.where(self.per_packet, 0.0,
+                       (times_ns[:, None] // self.coherence_ns).astype(float))
         if self.per_packet.any():  # one block per packet: count packets
             count = np.arange(1, K + 1, dtype=float)[:, None]
             base = -1.0 if self.block is None else self.block

@@ -127,8 +127,8 @@ def _finish_replica(rep: _Replica, scenario: Scenario, run_dir: Path, run_id: st
     info = {
         "replica": rep.replica,
         "seed": seed,
-        "streams": "SeedSequence(entropy=seed, spawn_key=(replica, name_key(node), "
-                   "name_key(purpose)))  # models.common.seeds",
+        "streams": "SeedSequence(entropy=seed, spawn_key=(replica, *name_key(node), "
+                   "*name_key(purpose)))  # semsim.models.common.seeds",
         "num_packets": result.num_packets,
         "num_rows": result.num_rows,
         "sim_time_s": result.sim_time_s,

@@ -9,21 +9,23 @@ not matter.
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 
 __all__ = ["name_key", "seed_sequence", "stream", "torch_generator", "torch_seed"]
 
 
-def name_key(name: str) -> int:
-    """Stable 32-bit key of a stream name (blake2b; independent of PYTHONHASHSEED)."""
-    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=4).digest(), "little")
+def name_key(name: str) -> tuple[int, int]:
+    """Spawn-key words of a stream name: (its UTF-8 length, its UTF-8 bytes as one integer).
+    The whole name goes into the key (no hash), so two different names, or two different
+    sequences of names, never share a stream (independent of PYTHONHASHSEED)."""
+    data = name.encode()
+    return len(data), int.from_bytes(data, "little")
 
 
 def seed_sequence(seed: int, replica: int, *names: str) -> np.random.SeedSequence:
-    """SeedSequence for stream ``names`` of ``replica`` under run ``seed``."""
-    key = (int(replica), *(name_key(n) for n in names))
+    """SeedSequence for stream ``names`` of ``replica`` under run ``seed``:
+    ``spawn_key = (replica, *name_key(names[0]), *name_key(names[1]), ...)``."""
+    key = (int(replica), *(word for n in names for word in name_key(n)))
     return np.random.SeedSequence(entropy=int(seed), spawn_key=key)
 
 

@@ -71,3 +71,14 @@ def test_noise_variance_is_signal_power_over_snr(power):
         ratios.append((obs.received[0] ** 2).mean() * snr / power)
         assert obs.noise_var[0] == pytest.approx(power / 10 ** (obs.rows["mean_snr_db"][0] / 10))
     assert abs(np.mean(ratios) - 1.0) < 0.01
+
+
+def test_coherence_blocks_hold_exactly_their_packets():
+    """5 ms blocks, 1 ms packets: every block holds 5 packets (float t / T put packets on
+    a boundary into either block: 4, 5 or 6 per block)."""
+    bank = _bank(3000, 1e-3, {"channel": {"fading": "rayleigh", "coherence_s": 5e-3,
+                                          "environment_doppler_hz": 30.0}})
+    x = np.zeros(2)
+    g = np.array([bank.observe(k, x).gain[0] for k in range(3000)])
+    change = np.flatnonzero(np.diff(g) != 0) + 1
+    np.testing.assert_array_equal(change, np.arange(5, 3000, 5))
