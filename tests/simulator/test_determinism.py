@@ -57,3 +57,13 @@ def test_streams_are_keyed_by_name_not_order():
 def test_seed_recorded_in_trace(make_scenario, tmp_path, seed):
     run_scenario(make_scenario(run={"num_packets": 3}), tmp_path, seed)
     assert (read_traces(tmp_path).seed == seed).all()
+
+
+def test_stream_keys_never_collide():
+    """eve36456 and eve90383 had the same 32-bit name hash (identical fading); the whole
+    name is in the key now, and name boundaries count (("ab", "c") is not ("a", "bc"))."""
+    a = stream(1, 0, "eve36456", "channel").standard_normal(4)
+    b = stream(1, 0, "eve90383", "channel").standard_normal(4)
+    assert not np.allclose(a, b)
+    assert not np.allclose(stream(1, 0, "ab", "c").standard_normal(4),
+                           stream(1, 0, "a", "bc").standard_normal(4))
