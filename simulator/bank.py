@@ -21,6 +21,7 @@ from semsim.models.common.seeds import stream
 from semsim.models.common.snr import REAL_UNIT_POWER
 from semsim.models.common.units import db_to_lin, lin_to_db
 from semsim.simulator import channels as ch
+from semsim.simulator import spatial
 from semsim.simulator.link_budget import mean_snr_db as link_mean_snr_db
 from semsim.simulator.link_budget import noise_power_dbm
 from semsim.simulator.pathloss import log_distance_path_loss_db, shadowing_correlation
@@ -110,9 +111,15 @@ class ReceiverBank:
         self.fading_groups = _groups([c.model() for c in chans])
         self.estimator_groups = _groups([r.estimator.build() for r in rxs])
         # carried state: CN(0,1) fading state, N(0,1) shadowing state, last block/time
+        self.spatial = scenario.spatial
+        self.static_receivers = all(t.is_static for t in self.traj)
+        self.update_ns = int(round(self.spatial.update_s * 1e9))
+        self._spatial_epoch: int | None = None
+        self._spatial_groups: tuple[spatial.Groups, spatial.Groups] = ([], [])
         init = np.array([g.standard_normal(3) for g in self.aux_rng])
-        self.g = (init[:, 0] + 1j * init[:, 1]) * _SQRT_HALF
-        self.shadow_z = init[:, 2]
+        shadow_groups, fading_groups = self._correlation(0)
+        self.g = spatial.mix((init[:, 0] + 1j * init[:, 1]) * _SQRT_HALF, fading_groups)
+        self.shadow_z = spatial.mix(init[:, 2], shadow_groups)
         self.block: np.ndarray | None = None
         self.t_last = 0.0
         self.rel_last: np.ndarray | None = None
@@ -120,6 +127,24 @@ class ReceiverBank:
         self._chunk: dict[str, np.ndarray] = {}
         self._noise: np.ndarray | None = None
         self._noise_from = 0
+
+    def _correlation(self, epoch: int) -> tuple[spatial.Groups, spatial.Groups]:
+        """(shadowing, fading) mixing groups of the receivers at the start of spatial epoch
+        ``epoch`` (``spatial.update_s`` long; static receivers: computed once)."""
+        if self.static_receivers:
+            epoch = 0
+        if epoch != self._spatial_epoch:
+            cfg = self.spatial
+            t = np.array([epoch * self.update_ns / 1e9])
+            pos = np.array([traj.states(t)[0, :2] for traj in self.traj])
+            self._spatial_groups = (
+                spatial.mixing_groups(spatial.shadowing_correlation_matrix(
+                    pos, np.where(self.shadow_std_db > 0, self.decorrelation_m, 0.0)),
+                    cfg.min_correlation) if cfg.shadowing else [],
+                spatial.mixing_groups(spatial.fading_correlation(pos, self.carrier_hz),
+                                      cfg.min_correlation) if cfg.fading else [])
+            self._spatial_epoch = epoch
+        return self._spatial_groups
 
     def _prepare(self, k0: int) -> None:
         """Compute the physics of packets k0 .. k0 + lookahead - 1 as (K, R) arrays."""
@@ -159,6 +184,16 @@ class ReceiverBank:
         block_s = np.where(self.per_packet, (times - t_prev)[:, None], self.coherence_s)
         rho = np.where(self.independent, 0.0, ch.ar1_coefficient(doppler, block_s))
         w = (z[..., 0] + 1j * z[..., 1]) * _SQRT_HALF
+        zs = z[..., 2]
+        if self.spatial.shadowing or self.spatial.fading:  # correlate across receivers
+            epochs = times_ns // self.update_ns
+            for e in np.unique(epochs):
+                rows = epochs == e
+                shadow_groups, fading_groups = self._correlation(int(e))
+                if fading_groups:
+                    w[rows] = spatial.mix(w[rows], fading_groups)
+                if shadow_groups:
+                    zs[rows] = spatial.mix(zs[rows], shadow_groups)
         changed = np.flatnonzero(steps.any(axis=1))  # the recursion runs where a block ends
         states = np.concatenate([self.g[None], ch.ar1_path(self.g, rho[changed],
                                                            steps[changed], w[changed])])
@@ -178,7 +213,7 @@ class ReceiverBank:
             a = shadowing_correlation(np.hypot(moved[..., 0], moved[..., 1]),
                                       self.decorrelation_m)
             # Gauss-Markov in the distance moved: one AR(1) step per packet
-            shadow = ch.ar1_path(self.shadow_z, a, 1.0, z[:, :, 2])
+            shadow = ch.ar1_path(self.shadow_z, a, 1.0, zs)
             self.shadow_z = shadow[-1]
         self.rel_last, self.t_last = rel[-1], float(times[-1])
         shadow_db = self.shadow_std_db * shadow

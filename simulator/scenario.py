@@ -56,6 +56,7 @@ from semsim.simulator.mobility import (
 from semsim.simulator.pathloss import PropagationConfig
 from semsim.simulator.secrecy import SecrecyConfig
 from semsim.simulator.sources import SOURCES
+from semsim.simulator.spatial import SpatialConfig
 from semsim.simulator.trace import TraceConfig
 from semsim.simulator.traffic import TrafficConfig
 
@@ -251,6 +252,7 @@ class Scenario:
     bob: ReceiverConfig = ReceiverConfig(name="bob")
     eves: tuple[ReceiverConfig, ...] = ()
     secrecy: SecrecyConfig = SecrecyConfig()
+    spatial: SpatialConfig = SpatialConfig()
     codec: CodecConfig = CodecConfig()
     source: SourceConfig = SourceConfig()
     trace: TraceConfig = TraceConfig()

@@ -2,7 +2,16 @@ import dataclasses
 import re
 from pathlib import Path
 
-from semsim.simulator import datasets, mobility, scenario, secrecy, sources, trace, traffic
+from semsim.simulator import (
+    datasets,
+    mobility,
+    scenario,
+    secrecy,
+    sources,
+    spatial,
+    trace,
+    traffic,
+)
 from semsim.simulator.channels import ChannelConfig
 from semsim.simulator.codecs import diffsem, reference, stego
 from semsim.simulator.estimators import EstimatorConfig
@@ -10,7 +19,8 @@ from semsim.simulator.link_budget import LinkConfig
 from semsim.simulator.pathloss import PropagationConfig
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "scenarios.md").read_text()
-CONFIGS = [scenario.Scenario, scenario.RunConfig, traffic.TrafficConfig, scenario.AliceConfig,
+CONFIGS = [scenario.Scenario, scenario.RunConfig, traffic.TrafficConfig, spatial.SpatialConfig,
+           scenario.AliceConfig,
            scenario.ReceiverConfig, scenario.EveGenerator, scenario.PlacementConfig,
            secrecy.SecrecyConfig, scenario.CodecConfig, scenario.SourceConfig,
            trace.TraceConfig, LinkConfig, PropagationConfig, ChannelConfig,

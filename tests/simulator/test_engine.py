@@ -157,15 +157,18 @@ def test_lookahead_never_changes_results(make_scenario, tmp_path):
     assert frames[0].shadowing_db.std() > 0
 
 
-def test_adding_an_eve_does_not_change_bob(make_scenario, tmp_path):
-    two = make_scenario(run={"num_packets": 100})
-    three = make_scenario(run={"num_packets": 100},
-                          eves=[*[{"name": "eve0", "mobility": {"kind": "static",
-                                                                "position_m": [50.0, 20.0]}},
-                                  {"name": "extra"}],
-                                {"name": "eve1", "mobility": {
-                                    "kind": "constant_velocity", "position_m": [0.0, 30.0],
-                                    "speed_mps": 1.5}}])
+@pytest.mark.parametrize("where,spatial", [("last", None), ("middle", False)])
+def test_adding_an_eve_does_not_change_bob(make_scenario, tmp_path, where, spatial):
+    """An Eve added after the others changes nobody (spatial correlation mixes receivers in
+    order, lower-triangular); without spatial correlation, not even one added in between."""
+    eve0 = {"name": "eve0", "mobility": {"kind": "static", "position_m": [50.0, 20.0]}}
+    eve1 = {"name": "eve1", "mobility": {"kind": "constant_velocity",
+                                         "position_m": [0.0, 30.0], "speed_mps": 1.5}}
+    extra = {"name": "extra", "mobility": {"kind": "static", "position_m": [49.9, 20.0]}}
+    eves = [eve0, eve1, extra] if where == "last" else [eve0, extra, eve1]
+    patch = {} if spatial is None else {"spatial": {"shadowing": spatial, "fading": spatial}}
+    two = make_scenario(run={"num_packets": 100}, **patch)
+    three = make_scenario(run={"num_packets": 100}, eves=eves, **patch)
     a = _run(two, tmp_path, "a", run_id="x")[1]
     b = _run(three, tmp_path, "b", run_id="x")[1]
     cols = [c for c in a.columns if not c.startswith("secrecy")]
