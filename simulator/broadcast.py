@@ -48,6 +48,8 @@ class BroadcastLink:
             "snr_est_db": packet.snr_est_db,
             "feedback_packet_id": packet.feedback_packet_id,
             "feedback_age_s": packet.time_s - packet.feedback_time_s,
+            "feedback_sender": packet.feedback_sender,
+            "feedback_forged": packet.feedback_forged,
         }
         for key, value in tx.header.items():
             if isinstance(value, (int, float, str, bool, np.number)):

@@ -87,7 +87,10 @@ FIXED: tuple[Column, ...] = (
         ("feedback_packet_id", I64, "-",
          "packet whose Bob report Alice used; -1 before the first arrives"),
         ("feedback_age_s", F64, "s",
-         "`time_s` minus the time of that report (NaN when none)")]),
+         "`time_s` minus the time of that report (NaN when none)"),
+        ("feedback_sender", S, "-", "who sent that report: `bob`, the name of an Eve who "
+                                    "forged it (`forge_feedback`), or `none` before the first"),
+        ("feedback_forged", B, "-", "the report Alice used was forged by an Eve")]),
     *_cols("row", [
         ("capacity_bps_hz", F64, "bit/s/Hz", "log2(1 + SNR) of this receiver"),
         ("secrecy_capacity_bps_hz", F64, "bit/s/Hz",

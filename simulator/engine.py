@@ -30,7 +30,8 @@ from semsim.simulator.broadcast import BroadcastLink
 from semsim.simulator.codecs import CODECS, batched_source
 from semsim.simulator.decode_queue import DecodeQueue
 from semsim.simulator.errors import ScenarioError
-from semsim.simulator.nodes import Alice, FeedbackChannel, Receiver
+from semsim.simulator.feedback import FeedbackChannel
+from semsim.simulator.nodes import Alice, Receiver
 from semsim.simulator.run_folder import (
     RunResult,
     new_run_id,
@@ -107,8 +108,12 @@ def _start_replica(scenario: Scenario, run_dir: Path, run_id: str, seed: int, re
     alice = Alice(env, link=link, codec=codec,
                   source=batched_source(source, codec, scenario.codec.encode_batch_packets),
                   schedule=schedule,
-                  initial_snr_est_db=a.initial_snr_est_db, log=log, progress=progress)
-    feedback = FeedbackChannel(env, scenario.bob.estimator.feedback_delay_s, alice.on_feedback)
+                  initial_snr_est_db=a.initial_snr_est_db,
+                  authenticate_feedback=a.authenticate_feedback, log=log, progress=progress)
+    forgers = [(e.name, e.forge_feedback, stream(seed, replica, e.name, "forge"))
+               for e in scenario.eves if e.forge_feedback is not None]
+    feedback = FeedbackChannel(env, scenario.bob.estimator.feedback_delay_s, alice.on_feedback,
+                               forgers)
     receivers = [Receiver(env, name, role, i, link.subscribe(),
                           feedback if role == "bob" else None, log)
                  for i, (name, role) in enumerate(zip(names, roles, strict=True))]

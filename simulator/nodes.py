@@ -14,18 +14,10 @@ from typing import Any
 import numpy as np
 import simpy
 
+from semsim.simulator.feedback import FeedbackChannel, Report
 from semsim.simulator.traffic import TrafficSchedule
 
-__all__ = ["Alice", "FeedbackChannel", "Packet", "Receiver", "Report"]
-
-
-@dataclass(frozen=True)
-class Report:
-    """Bob's SNR report: his estimate for packet ``packet_id``, measured at ``time_s``."""
-
-    packet_id: int
-    time_s: float
-    snr_est_db: float
+__all__ = ["Alice", "Packet", "Receiver"]
 
 
 @dataclass
@@ -38,6 +30,8 @@ class Packet:
     snr_est_db: float
     feedback_packet_id: int
     feedback_time_s: float
+    feedback_sender: str = "none"
+    feedback_forged: bool = False
 
 
 class Alice:
@@ -46,10 +40,12 @@ class Alice:
 
     def __init__(self, env: simpy.Environment, *, link, codec, source,
                  schedule: TrafficSchedule, initial_snr_est_db: float,
+                 authenticate_feedback: bool = False,
                  log: list | None = None, progress: Callable[[int], None] | None = None) -> None:
         self.env, self.link, self.codec, self.source = env, link, codec, source
         self.schedule = schedule
-        self.report = Report(-1, math.nan, float(initial_snr_est_db))
+        self.report = Report(-1, math.nan, float(initial_snr_est_db), sender="none")
+        self.authenticate = authenticate_feedback
         self.log, self.progress = log, progress
         self.num_sent = 0
         self.process = env.process(self.run())
@@ -60,7 +56,8 @@ class Alice:
             yield env.timeout(max(t - env.now, 0.0))
             rep = self.report
             tx = self.codec.encode(self.source.next(1), np.array([rep.snr_est_db]))
-            packet = Packet(self.num_sent, t, tx, rep.snr_est_db, rep.packet_id, rep.time_s)
+            packet = Packet(self.num_sent, t, tx, rep.snr_est_db, rep.packet_id, rep.time_s,
+                            rep.sender, rep.forged)
             if self.log is not None:
                 self.log.append((t, "alice", "tx", packet.packet_id))
             self.link.transmit(packet)
@@ -71,38 +68,15 @@ class Alice:
             self.progress(self.num_sent % 100)
 
     def on_feedback(self, report: Report, due_s: float) -> None:
-        """Called by the feedback channel when Bob's report arrives (due at ``due_s``)."""
+        """Called by the feedback channel when a report arrives (due at ``due_s``): Alice
+        uses the latest one, except forged reports when she authenticates feedback."""
+        if report.forged and self.authenticate:
+            if self.log is not None:
+                self.log.append((due_s, "alice", "drop_forged", report.packet_id))
+            return
         self.report = report
         if self.log is not None:
             self.log.append((due_s, "alice", "feedback", report.packet_id))
-
-
-class FeedbackChannel:
-    """Bob -> Alice reports, each delivered ``delay_s`` after it was sent (FIFO).
-
-    A report due at the same instant as a transmission is used for it: reports are
-    delivered ``TIE_S`` (1 ps) early so floating-point rounding of equal times cannot
-    change the order.
-    """
-
-    TIE_S = 1e-12
-
-    def __init__(self, env: simpy.Environment, delay_s: float,
-                 deliver: Callable[[Report, float], None]) -> None:
-        self.env, self.delay_s, self.deliver = env, float(delay_s), deliver
-        self.queue = simpy.Store(env)
-        self.process = env.process(self.run())
-
-    def send(self, report: Report) -> None:
-        self.queue.put(report)
-
-    def run(self):
-        while True:
-            report = yield self.queue.get()
-            due = report.time_s + self.delay_s
-            if due - self.TIE_S > self.env.now:
-                yield self.env.timeout(due - self.TIE_S - self.env.now)
-            self.deliver(report, due)
 
 
 class Receiver:

@@ -44,6 +44,7 @@ from semsim.simulator.errors import (
     check_range,
 )
 from semsim.simulator.estimators import EstimatorConfig
+from semsim.simulator.feedback import ForgeConfig
 from semsim.simulator.link_budget import LinkConfig
 from semsim.simulator.mobility import (
     ConstantVelocity,
@@ -110,6 +111,7 @@ class AliceConfig:
     initial_snr_est_db: float = 10.0
     tx_power_dbm: float | None = None
     antenna_gain_dbi: float | None = None
+    authenticate_feedback: bool = False
 
     def __post_init__(self) -> None:
         check_range(self.initial_snr_est_db, "initial_snr_est_db", -MAX_ABS_DB, MAX_ABS_DB)
@@ -129,6 +131,7 @@ class ReceiverConfig:
     propagation: PropagationConfig | None = None
     antenna_gain_dbi: float | None = None
     noise_figure_db: float | None = None
+    forge_feedback: ForgeConfig | None = None
 
     def __post_init__(self) -> None:
         check_range(self.antenna_gain_dbi, "antenna_gain_dbi", -MAX_GAIN_DB, MAX_GAIN_DB)
@@ -278,6 +281,13 @@ class Scenario:
             check(packets <= MAX_PACKETS, "run.duration_s", self.run.duration_s,
                   f"about {packets:.3g} packets at alice.traffic.interval_s = "
                   f"{traffic.interval_s:g} s; at most {MAX_PACKETS}")
+        check(self.bob.forge_feedback is None, "bob.forge_feedback", self.bob.forge_feedback,
+              "only an Eve forges feedback")
+        adapts = getattr(CODECS.module(self.codec.name), "ADAPTS_TO_FEEDBACK", False)
+        for i, eve in enumerate(self.eves):
+            check(eve.forge_feedback is None or adapts, f"eves[{i}].forge_feedback",
+                  eve.forge_feedback, f"codec {self.codec.name!r} does not adapt to Bob's "
+                  "feedback, so a forged report changes nothing (use codec diffsem)")
 
     @property
     def receivers(self) -> tuple[ReceiverConfig, ...]:

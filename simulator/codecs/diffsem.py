@@ -36,7 +36,10 @@ from semsim.simulator.codecs.base import (
 )
 from semsim.simulator.errors import ScenarioError, check
 
-__all__ = ["DiffSemCodec", "Options", "build"]
+__all__ = ["ADAPTS_TO_FEEDBACK", "DiffSemCodec", "Options", "build"]
+
+#: Alice chooses t' from Bob's reported SNR, so forged feedback changes what she sends
+ADAPTS_TO_FEEDBACK = True
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,9 @@ def test_writer_types_codec_columns_from_the_registry(tmp_path):
     """An integer-valued float metric stays float64 (the registry's type, not inferred)."""
     w = TraceWriter(tmp_path, run_id="x", replica=0, seed=1, receivers=["bob"], roles=["bob"],
                     part_rows=10, codec="diffsem")
-    event = {c: 0 for c in columns.EVENT} | {"codec": "diffsem", "h_tstar": 3}
+    sample = {"string": "x", "bool": False}
+    event = {c.name: sample.get(c.type_name, 0) for c in columns.FIXED if c.scope == "event"}
+    event |= {"codec": "diffsem", "h_tstar": 3}
     rows = {c: np.zeros(1) for c in columns.ROW} | {"m_correct": np.array([1])}
     w.add(event, rows)
     schema = pq.read_schema(w.close()[0])
@@ -62,7 +64,8 @@ def test_writer_types_codec_columns_from_the_registry(tmp_path):
 def test_writer_refuses_a_missing_fixed_column(tmp_path):
     w = TraceWriter(tmp_path, run_id="x", replica=0, seed=1, receivers=["bob"], roles=["bob"],
                     part_rows=10)
-    event = {c: 0 for c in columns.EVENT}
+    sample = {"string": "x", "bool": False}
+    event = {c.name: sample.get(c.type_name, 0) for c in columns.FIXED if c.scope == "event"}
     rows = {c: np.zeros(1) for c in columns.ROW if c != "doppler_hz"}
     with pytest.raises(ValueError, match="doppler_hz"):
         w.add(event, rows)

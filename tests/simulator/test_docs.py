@@ -4,6 +4,7 @@ from pathlib import Path
 
 from semsim.simulator import (
     datasets,
+    feedback,
     mobility,
     scenario,
     secrecy,
@@ -20,6 +21,7 @@ from semsim.simulator.pathloss import PropagationConfig
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "scenarios.md").read_text()
 CONFIGS = [scenario.Scenario, scenario.RunConfig, traffic.TrafficConfig, spatial.SpatialConfig,
+           feedback.ForgeConfig,
            scenario.AliceConfig,
            scenario.ReceiverConfig, scenario.EveGenerator, scenario.PlacementConfig,
            secrecy.SecrecyConfig, scenario.CodecConfig, scenario.SourceConfig,
