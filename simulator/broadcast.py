@@ -1,5 +1,10 @@
-"""Alice's broadcast link: one transmission to every receiver at once (like SimPy's
-BroadcastPipe), the channel from the receiver bank, one decode queue, trace rows."""
+"""Alice's broadcast link: one transmission to every receiver at once, the channel from the
+receiver bank, one decode queue, trace rows.
+
+The fan-out costs one event per packet, not one per receiver: receivers that only receive
+(Eves) are counted and logged here for all at once, vectorised like the bank; only
+receivers that act on a reception (Bob, who reports his SNR) subscribe an inbox and run as
+SimPy processes (like SimPy's BroadcastPipe, for those)."""
 
 from __future__ import annotations
 
@@ -16,19 +21,22 @@ __all__ = ["BroadcastLink"]
 
 class BroadcastLink:
     """Alice's one broadcast link: channel for all receivers at once, one batched decode,
-    trace rows, then fan-out of the reception to every receiver's inbox (like SimPy's
-    BroadcastPipe)."""
+    trace rows; every receiver receives every packet (``num_delivered``; with an event
+    ``log``, one ``rx`` entry per receiver in receiver order), and the inboxes of acting
+    receivers get ``(packet, snr_rx_est_db (R,))``."""
 
-    def __init__(self, env: simpy.Environment, *, bank: ReceiverBank, roles: list[str],
-                 codec, trace: TraceWriter, decode_batch_packets: int = 1,
-                 queue: DecodeQueue | None = None) -> None:
+    def __init__(self, env: simpy.Environment, *, bank: ReceiverBank, names: list[str],
+                 roles: list[str], codec, trace: TraceWriter, decode_batch_packets: int = 1,
+                 queue: DecodeQueue | None = None, log: list | None = None) -> None:
         self.env, self.bank, self.codec, self.trace = env, bank, codec, trace
-        self.roles = tuple(roles)
+        self.names, self.roles, self.log = tuple(names), tuple(roles), log
         self.inboxes: list[simpy.Store] = []
         self.queue = queue or DecodeQueue(codec, roles, decode_batch_packets)
+        self.num_delivered = 0  # packets every receiver has received
 
     def subscribe(self) -> simpy.Store:
-        """A new receiver inbox (SimPy Store) that gets every transmission."""
+        """A new inbox (SimPy Store) that gets every transmission, for a receiver that acts
+        on its receptions."""
         store = simpy.Store(self.env)
         self.inboxes.append(store)
         return store
@@ -56,6 +64,10 @@ class BroadcastLink:
                 event[f"h_{key}"] = value
         rows["snr_mismatch_db"] = packet.snr_est_db - rows["snr_true_db"]
         self.queue.add(self.trace, tx, obs.received, event, rows)
+        self.num_delivered += 1
+        if self.log is not None:
+            now = self.env.now
+            self.log.extend((now, name, "rx", packet.packet_id) for name in self.names)
         item = (packet, rows["snr_rx_est_db"])
         for store in self.inboxes:
             store.put(item)

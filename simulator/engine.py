@@ -8,8 +8,8 @@ BroadcastLink` takes every receiver's channel state at the packet's time from th
 ``run.lookahead_packets`` packets), applies the channel, queues the packet in the
 :class:`~semsim.simulator.decode_queue.DecodeQueue` (one batched codec call for all
 receivers, or several packets per call), which appends the trace rows; the reception is
-fanned out to every receiver's inbox and Bob's process feeds his SNR estimate back to
-Alice after the feedback delay. What a run writes besides traces: ``run_folder``.
+counted for every receiver at once, and only Bob's process gets it, to feed his SNR
+estimate back to Alice after the feedback delay. What a run writes besides traces: ``run_folder``.
 
 :func:`run_scenario` / :func:`run_replicas` are the library entry points a sweep calls.
 """
@@ -103,8 +103,9 @@ def _start_replica(scenario: Scenario, run_dir: Path, run_id: str, seed: int, re
     bank = ReceiverBank(scenario, seed, replica, alice_traj=alice_traj, schedule=schedule,
                         lookahead=scenario.run.lookahead_packets,
                         target_rate_bps_hz=scenario.secrecy.target_rate_bps_hz)
-    link = BroadcastLink(env, bank=bank, roles=roles, codec=codec, trace=trace,
-                         decode_batch_packets=scenario.codec.decode_batch_packets, queue=queue)
+    link = BroadcastLink(env, bank=bank, names=names, roles=roles, codec=codec, trace=trace,
+                         decode_batch_packets=scenario.codec.decode_batch_packets, queue=queue,
+                         log=log)
     alice = Alice(env, link=link, codec=codec,
                   source=batched_source(source, codec, scenario.codec.encode_batch_packets),
                   schedule=schedule,
@@ -114,9 +115,7 @@ def _start_replica(scenario: Scenario, run_dir: Path, run_id: str, seed: int, re
                for e in scenario.eves if e.forge_feedback is not None]
     feedback = FeedbackChannel(env, scenario.bob.estimator.feedback_delay_s, alice.on_feedback,
                                forgers)
-    receivers = [Receiver(env, name, role, i, link.subscribe(),
-                          feedback if role == "bob" else None, log)
-                 for i, (name, role) in enumerate(zip(names, roles, strict=True))]
+    receivers = [Receiver(env, names[0], 0, link.subscribe(), feedback)]  # Bob acts
     return _Replica(replica, env, codec, trace, link, alice, receivers, log)
 
 
@@ -127,7 +126,7 @@ def _finish_replica(rep: _Replica, scenario: Scenario, run_dir: Path, run_id: st
     result = RunResult(run_dir=run_dir, run_id=run_id, replica=rep.replica, seed=seed,
                        num_packets=rep.alice.num_sent, num_rows=rep.trace.num_rows,
                        parts=parts, sim_time_s=float(rep.env.now), wall_s=wall_s,
-                       received={r.name: r.num_received for r in rep.receivers},
+                       received={name: rep.link.num_delivered for name in rep.link.names},
                        events=rep.log)
     info = {
         "replica": rep.replica,

@@ -80,24 +80,20 @@ class Alice:
 
 
 class Receiver:
-    """Bob or an Eve: takes each reception from its inbox (the broadcast link fills it);
-    Bob reports his SNR estimate back to Alice through the feedback channel."""
+    """A receiver that acts on its receptions, as a SimPy process: Bob, who reports each
+    packet's SNR estimate (his own, index ``index`` of the reception's estimates) to Alice
+    through the feedback channel. Receivers that only receive run no process (the
+    broadcast link counts them)."""
 
-    def __init__(self, env: simpy.Environment, name: str, role: str, index: int,
-                 inbox: simpy.Store, feedback: FeedbackChannel | None = None,
-                 log: list | None = None) -> None:
-        self.env, self.name, self.role, self.index = env, name, role, index
-        self.inbox, self.feedback, self.log = inbox, feedback, log
-        self.num_received = 0
+    def __init__(self, env: simpy.Environment, name: str, index: int, inbox: simpy.Store,
+                 feedback: FeedbackChannel) -> None:
+        self.env, self.name, self.index = env, name, index
+        self.inbox, self.feedback = inbox, feedback
         self.process = env.process(self.run())
 
     def run(self):
         i = self.index
         while True:
             packet, snr_rx_est_db = yield self.inbox.get()
-            self.num_received += 1
-            if self.log is not None:
-                self.log.append((self.env.now, self.name, "rx", packet.packet_id))
-            if self.feedback is not None:
-                self.feedback.send(Report(packet.packet_id, packet.time_s,
-                                          float(snr_rx_est_db[i])))
+            self.feedback.send(Report(packet.packet_id, packet.time_s,
+                                      float(snr_rx_est_db[i])))
