@@ -12,6 +12,7 @@ import numpy as np
 import simpy
 
 from semsim.simulator.bank import ReceiverBank
+from semsim.simulator.coalitions import Combiner
 from semsim.simulator.decode_queue import DecodeQueue
 from semsim.simulator.nodes import Packet
 from semsim.simulator.trace import TraceWriter
@@ -27,8 +28,10 @@ class BroadcastLink:
 
     def __init__(self, env: simpy.Environment, *, bank: ReceiverBank, names: list[str],
                  roles: list[str], codec, trace: TraceWriter, decode_batch_packets: int = 1,
-                 queue: DecodeQueue | None = None, log: list | None = None) -> None:
+                 queue: DecodeQueue | None = None, log: list | None = None,
+                 combiner: Combiner | None = None) -> None:
         self.env, self.bank, self.codec, self.trace = env, bank, codec, trace
+        self.combiner = combiner
         self.names, self.roles, self.log = tuple(names), tuple(roles), log
         self.inboxes: list[simpy.Store] = []
         self.queue = queue or DecodeQueue(codec, roles, decode_batch_packets)
@@ -46,7 +49,9 @@ class BroadcastLink:
         tx = packet.tx
         obs = self.bank.observe(packet.packet_id, np.asarray(tx.symbols, dtype=np.float64),
                                tx.power_per_real)
-        rows = obs.rows
+        rows, received = obs.rows, obs.received
+        if self.combiner is not None:  # colluding Eves: virtual receivers after the others
+            rows, received = self.combiner(rows, received, self.bank.is_eve)
         event = {
             "packet_id": packet.packet_id,
             "time_s": packet.time_s,
@@ -63,7 +68,7 @@ class BroadcastLink:
             if isinstance(value, (int, float, str, bool, np.number)):
                 event[f"h_{key}"] = value
         rows["snr_mismatch_db"] = packet.snr_est_db - rows["snr_true_db"]
-        self.queue.add(self.trace, tx, obs.received, event, rows)
+        self.queue.add(self.trace, tx, received, event, rows)
         self.num_delivered += 1
         if self.log is not None:
             now = self.env.now

@@ -20,7 +20,8 @@ import pyarrow as pa
 __all__ = ["CODEC_COLUMNS", "CODEC_TITLES", "Column", "EVENT", "FIXED", "ROW", "arrow_type",
            "render_tables", "update_doc"]
 
-_ALL = ("bob", "eve")
+_ALL = ("bob", "eve", "coalition")
+_PHYS = ("bob", "eve")  # a coalition is a virtual receiver: no position or link budget
 
 
 @dataclass(frozen=True)
@@ -58,27 +59,30 @@ FIXED: tuple[Column, ...] = (
     *_cols("event", [("packet_id", I64, "-", "packet number, 0-based, in transmission order"),
                      ("time_s", F64, "s", "transmission time (simulation clock)")]),
     *_cols("receiver", [("node", S, "-", "receiver name (`bob`, `eve0`, ...)"),
-                        ("role", S, "-", "`bob` or `eve`")]),
+                        ("role", S, "-", "`bob`, `eve` or `coalition` (colluding Eves)")]),
     *_cols("event", [("codec", S, "-", "codec name (`reference`, `diffsem`, `stego`)"),
                      ("tx_x_m", F64, "m", "Alice's x position at `time_s`"),
                      ("tx_y_m", F64, "m", "Alice's y position")]),
     *_cols("row", [
-        ("rx_x_m", F64, "m", "receiver's x position"),
-        ("rx_y_m", F64, "m", "receiver's y position"),
-        ("distance_m", F64, "m", "Alice-receiver distance"),
+        ("rx_x_m", F64, "m", "receiver's x position", _PHYS),
+        ("rx_y_m", F64, "m", "receiver's y position", _PHYS),
+        ("distance_m", F64, "m", "Alice-receiver distance", _PHYS),
         ("relative_speed_mps", F64, "m/s",
-         "norm of the receiver's velocity relative to Alice"),
+         "norm of the receiver's velocity relative to Alice", _PHYS),
         ("doppler_hz", F64, "Hz",
-         "max Doppler: relative speed x carrier / c + `environment_doppler_hz`"),
-        ("path_loss_db", F64, "dB", "log-distance / free-space path loss"),
-        ("shadowing_db", F64, "dB", "log-normal shadowing loss (positive = weaker)"),
-        ("mean_snr_db", F64, "dB", "link-budget SNR: Pt + Gt + Gr - PL - shadowing - noise"),
+         "max Doppler: relative speed x carrier / c + `environment_doppler_hz`", _PHYS),
+        ("path_loss_db", F64, "dB", "log-distance / free-space path loss", _PHYS),
+        ("shadowing_db", F64, "dB", "log-normal shadowing loss (positive = weaker)", _PHYS),
+        ("mean_snr_db", F64, "dB", "link-budget SNR: Pt + Gt + Gr - PL - shadowing - noise",
+         _PHYS),
         ("fading_gain", F64, "linear",
-         "small-scale power gain abs(h)^2 of the current coherence block (E = 1)"),
+         "small-scale power gain abs(h)^2 of the current coherence block (E = 1)", _PHYS),
         ("snr_true_db", F64, "dB",
-         "instantaneous SNR: `mean_snr_db` + 10 log10(`fading_gain`)"),
+         "instantaneous SNR: `mean_snr_db` + 10 log10(`fading_gain`); coalition: after "
+         "combining its members' receptions"),
         ("snr_rx_est_db", F64, "dB",
-         "this receiver's own SNR estimate (its estimator); Bob's is fed back")]),
+         "this receiver's own SNR estimate (its estimator); Bob's is fed back; coalition: "
+         "the combiner's estimate from its members' estimates")]),
     *_cols("event", [("snr_est_db", F64, "dB",
                       "the SNR Alice used to encode this packet (Bob's last report to arrive)")]),
     *_cols("row", [("snr_mismatch_db", F64, "dB",
@@ -94,8 +98,9 @@ FIXED: tuple[Column, ...] = (
     *_cols("row", [
         ("capacity_bps_hz", F64, "bit/s/Hz", "log2(1 + SNR) of this receiver"),
         ("secrecy_capacity_bps_hz", F64, "bit/s/Hz",
-         "Eve row: max(0, log2(1+SNR_bob) - log2(1+SNR_eve)); Bob row: the same against the "
-         "strongest Eve of the packet (Bob's capacity when there is no Eve)"),
+         "Eve / coalition row: max(0, log2(1+SNR_bob) - log2(1+SNR_eve)); Bob row: the same "
+         "against the strongest Eve or coalition of the packet (Bob's capacity when there is "
+         "none)"),
         ("secrecy_outage", B, "-",
          "`secrecy_capacity_bps_hz` < `secrecy.target_rate_bps_hz`")]),
 )
@@ -200,7 +205,7 @@ def _table(cols: tuple[Column, ...], roles: bool) -> list[str]:
 
 def render_tables() -> str:
     """The generated part of docs/traces.md: the fixed columns and each codec's table."""
-    lines = ["## Fixed columns", "", *_table(FIXED, roles=False), ""]
+    lines = ["## Fixed columns", "", *_table(FIXED, roles=True), ""]
     lines += ["## Codec columns", "",
               "| prefix | type | meaning |", "|---|---|---|",
               "| `h_<key>` | float64, int64, bool or string | scalar header field the codec "

@@ -22,11 +22,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
 import simpy
 
 from semsim.models.common.seeds import seed_sequence, stream
 from semsim.simulator.bank import ReceiverBank
 from semsim.simulator.broadcast import BroadcastLink
+from semsim.simulator.coalitions import Combiner
 from semsim.simulator.codecs import CODECS, batched_source
 from semsim.simulator.decode_queue import DecodeQueue
 from semsim.simulator.errors import ScenarioError
@@ -47,8 +49,22 @@ __all__ = ["RunResult", "new_run_id", "run_replicas", "run_scenario"]
 
 
 def _roles(scenario: Scenario) -> list[str]:
-    """Receiver roles in receiver order: Bob, then every Eve."""
-    return ["bob"] + ["eve"] * len(scenario.eves)
+    """Trace roles in receiver order: Bob, every Eve, every coalition."""
+    return ["bob"] + ["eve"] * len(scenario.eves) + ["coalition"] * len(scenario.coalitions)
+
+
+def _codec_roles(scenario: Scenario) -> list[str]:
+    """Roles the codec decodes for: a coalition attacks as an Eve does."""
+    return ["eve" if r == "coalition" else r for r in _roles(scenario)]
+
+
+def _combiner(scenario: Scenario) -> Combiner | None:
+    if not scenario.coalitions:
+        return None
+    index = {e.name: i + 1 for i, e in enumerate(scenario.eves)}
+    return Combiner([np.array([index[m] for m in c.members]) for c in scenario.coalitions],
+                    [c.combining for c in scenario.coalitions],
+                    scenario.secrecy.target_rate_bps_hz)
 
 
 def _build_codec(scenario: Scenario, seed: int, replica: int):
@@ -92,7 +108,7 @@ def _start_replica(scenario: Scenario, run_dir: Path, run_id: str, seed: int, re
     env = simpy.Environment()
     log: list | None = [] if scenario.trace.event_log else None
     roles = _roles(scenario)
-    names = [r.name for r in scenario.receivers]
+    names = [r.name for r in scenario.receivers] + [c.name for c in scenario.coalitions]
     trace = TraceWriter(run_dir / "traces", run_id=run_id, replica=replica, seed=seed,
                         receivers=names, roles=roles, part_rows=scenario.trace.part_rows,
                         codec=scenario.codec.name)
@@ -103,9 +119,9 @@ def _start_replica(scenario: Scenario, run_dir: Path, run_id: str, seed: int, re
     bank = ReceiverBank(scenario, seed, replica, alice_traj=alice_traj, schedule=schedule,
                         lookahead=scenario.run.lookahead_packets,
                         target_rate_bps_hz=scenario.secrecy.target_rate_bps_hz)
-    link = BroadcastLink(env, bank=bank, names=names, roles=roles, codec=codec, trace=trace,
-                         decode_batch_packets=scenario.codec.decode_batch_packets, queue=queue,
-                         log=log)
+    link = BroadcastLink(env, bank=bank, names=names, roles=_codec_roles(scenario), codec=codec,
+                         trace=trace, decode_batch_packets=scenario.codec.decode_batch_packets,
+                         queue=queue, log=log, combiner=_combiner(scenario))
     alice = Alice(env, link=link, codec=codec,
                   source=batched_source(source, codec, scenario.codec.encode_batch_packets),
                   schedule=schedule,
@@ -195,7 +211,8 @@ def run_replicas(scenario: Scenario, out_dir: str | Path, seed: int | None = Non
             write_run_metadata(run_dir, replace(scenario, run=replace(scenario.run, seed=seed)),
                                 run_id, seed)
         if queue is None and k > 1 and getattr(codec, "shared_decode", False):
-            queue = DecodeQueue(codec, _roles(scenario), scenario.codec.decode_batch_packets)
+            queue = DecodeQueue(codec, _codec_roles(scenario),
+                                scenario.codec.decode_batch_packets)
         rep = _start_replica(scenario, run_dir, run_id, seed, r, codec, source, queue,
                              progress)
         rep.env.run()  # until Alice is done and every reception and report is handled

@@ -19,11 +19,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from semsim.simulator.channels import ChannelConfig
+from semsim.simulator.coalitions import CoalitionConfig
 from semsim.simulator.codecs import CODECS
 from semsim.simulator.config_yaml import (
     apply_overrides,
     parse_dataclass,
     parse_plugin,
+    parse_value,
     read_yaml,
     to_plain,
 )
@@ -256,6 +258,7 @@ class Scenario:
     eves: tuple[ReceiverConfig, ...] = ()
     secrecy: SecrecyConfig = SecrecyConfig()
     spatial: SpatialConfig = SpatialConfig()
+    coalitions: tuple[CoalitionConfig, ...] = ()
     codec: CodecConfig = CodecConfig()
     source: SourceConfig = SourceConfig()
     trace: TraceConfig = TraceConfig()
@@ -271,7 +274,7 @@ class Scenario:
             seen.add(rx.name)
         check(len(self.eves) <= MAX_EVES, "eves", f"{len(self.eves)} Eves",
               f"at most {MAX_EVES} Eves")
-        receivers = 1 + len(self.eves)
+        receivers = 1 + len(self.eves) + len(self.coalitions)
         check(self.run.lookahead_packets * receivers <= MAX_LOOKAHEAD_ROWS,
               "run.lookahead_packets", self.run.lookahead_packets,
               f"lookahead_packets x receivers ({receivers}) must be <= {MAX_LOOKAHEAD_ROWS}")
@@ -281,6 +284,14 @@ class Scenario:
             check(packets <= MAX_PACKETS, "run.duration_s", self.run.duration_s,
                   f"about {packets:.3g} packets at alice.traffic.interval_s = "
                   f"{traffic.interval_s:g} s; at most {MAX_PACKETS}")
+        eves = {e.name for e in self.eves}
+        for i, c in enumerate(self.coalitions):
+            check(bool(c.name) and c.name not in seen, f"coalitions[{i}].name", c.name,
+                  "coalition names must be non-empty and differ from every receiver's")
+            seen.add(c.name)
+            for j, m in enumerate(c.members):
+                check(m in eves, f"coalitions[{i}].members[{j}]", m,
+                      f"no Eve of that name (Eves: {', '.join(sorted(eves)) or 'none'})")
         check(self.bob.forge_feedback is None, "bob.forge_feedback", self.bob.forge_feedback,
               "only an Eve forges feedback")
         adapts = getattr(CODECS.module(self.codec.name), "ADAPTS_TO_FEEDBACK", False)
@@ -322,15 +333,18 @@ def parse_scenario(data: Any, source: str | None = None) -> Scenario:
     try:
         if not isinstance(data, dict):
             raise ScenarioError("", "a scenario must be a YAML mapping", data)
-        special = {"bob", "eves", "codec", "source"}
+        special = {"bob", "eves", "coalitions", "codec", "source"}
         plain = {k: v for k, v in data.items() if k not in special}
         base = parse_dataclass(Scenario, plain, "")
         bob = _parse_receiver(data.get("bob") or {}, "bob", "bob")
         eves = _parse_eves(data.get("eves"), "eves")
+        coalitions = parse_value(typing.get_type_hints(Scenario)["coalitions"],
+                                 data.get("coalitions") or [], "coalitions")
         codec = parse_plugin(CodecConfig, CODECS, "name", data.get("codec"), "codec")
         src = parse_plugin(SourceConfig, SOURCES, "kind", data.get("source"), "source")
         try:
-            return dataclasses.replace(base, bob=bob, eves=eves, codec=codec, source=src)
+            return dataclasses.replace(base, bob=bob, eves=eves, codec=codec, source=src,
+                                       coalitions=coalitions)
         except ScenarioError as err:
             raise err.under("") from None
     except ScenarioError as err:

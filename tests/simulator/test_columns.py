@@ -28,7 +28,7 @@ def test_registry_names_are_unique_and_well_formed():
         assert len(own) == len(set(own)) and not set(own) & set(names), codec
         for c in cols:
             assert c.name[:2] == {"header": "h_", "metric": "m_"}[c.scope], c.name
-            assert set(c.roles) <= {"bob", "eve"} and c.roles and c.meaning
+            assert set(c.roles) <= {"bob", "eve", "coalition"} and c.roles and c.meaning
     assert set(columns.CODEC_COLUMNS) == set(columns.CODEC_TITLES)
 
 

@@ -3,6 +3,7 @@ import re
 from pathlib import Path
 
 from semsim.simulator import (
+    coalitions,
     datasets,
     feedback,
     mobility,
@@ -21,7 +22,7 @@ from semsim.simulator.pathloss import PropagationConfig
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "scenarios.md").read_text()
 CONFIGS = [scenario.Scenario, scenario.RunConfig, traffic.TrafficConfig, spatial.SpatialConfig,
-           feedback.ForgeConfig,
+           feedback.ForgeConfig, coalitions.CoalitionConfig,
            scenario.AliceConfig,
            scenario.ReceiverConfig, scenario.EveGenerator, scenario.PlacementConfig,
            secrecy.SecrecyConfig, scenario.CodecConfig, scenario.SourceConfig,
