@@ -168,6 +168,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     wall = sum(x.wall_s for x in results)
     print(f"{sum(x.num_packets for x in results)} packets, {rows} trace rows in {wall:.2f} s "
           f"({rows / max(wall, 1e-9):,.0f} receiver-packets/s)\nrun folder: {run_dir}")
+    from semsim.simulator.run_folder import read_finished
+
+    print_run_summary(run_dir, read_finished(run_dir)[0])
     return 0
 
 
@@ -179,6 +182,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from semsim.simulator.analysis import default_metric, plot_run, summarize
+    from semsim.simulator.commands.report_html import write_report
     from semsim.simulator.run_folder import read_finished
 
     if not 0 < args.level < 1:
@@ -203,8 +207,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     out = run_dir / "report"
     shutil.rmtree(out, ignore_errors=True)  # nothing stale from an earlier report survives
     out.mkdir()
-    table.to_csv(out / "summary.csv", index=False)
+    table.to_csv(out / "means.csv", index=False)
     png = plot_run(df, out / "timeseries.png", metric)
+    page = write_report(df, out, title=f"semsim run {run_dir.name}",
+                        attacker=_attacker_name(run_dir))
     wide = table.assign(value=[f"{m:.4g} [{lo:.4g}, {hi:.4g}]" for m, lo, hi in
                                zip(table["mean"], table.ci_low, table.ci_high, strict=True)])
     with pd.option_context("display.width", 200, "display.max_columns", 50):
@@ -215,8 +221,34 @@ def cmd_report(args: argparse.Namespace) -> int:
               f"finished): {', '.join(f'r{r:03d}' for r in missing[:10])}"
               f"{' ...' if len(missing) > 10 else ''}", file=sys.stderr)
     print(f"{len(df)} rows, {len(finished)} of {planned} replica(s); {args.level:.0%} "
-          f"intervals over {table.ci_over.iloc[0]}\nwrote {out / 'summary.csv'} and {png}")
+          f"intervals over {table.ci_over.iloc[0]}\nwrote {page} (figures embedded), "
+          f"{out / 'summary.csv'} and {png}")
     return 0
+
+
+def _attacker_name(run_dir: Path) -> str:
+    """The scenario's attacker option (config.yaml), for naming a single leakage column."""
+    import yaml
+
+    try:
+        cfg = yaml.safe_load((run_dir / "config.yaml").read_text())
+        return str(cfg["codec"]["options"].get("attacker") or "attacker")
+    except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError):
+        return "attacker"
+
+
+def print_run_summary(run_dir: Path, df) -> None:
+    """The per-receiver summary (accuracy, worst-case leakage naming its attacker, secrecy
+    outage, with intervals) on stdout."""
+    from semsim.simulator.leakage import summary_table
+
+    table = summary_table(df, _attacker_name(run_dir))
+    keep = table[table.metric.isin(["accuracy", "leakage (worst case)", "secrecy outage",
+                                    "m_psnr_db", "m_ssim_private", "m_ssim_host"])]
+    print("receiver      metric                 attacker   value   95 % interval")
+    for r in keep.itertuples():
+        print(f"{r.node:<13} {r.metric:<22} {r.attacker:<10} {r.value:6.3f}   "
+              f"[{r.ci_low:.3f}, {r.ci_high:.3f}] ({r.interval})")
 
 
 def _report_sweep(args: argparse.Namespace) -> int:
