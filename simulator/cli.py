@@ -16,6 +16,7 @@ __all__ = ["build_parser", "main"]
 def build_parser() -> argparse.ArgumentParser:
     """Assemble the full ``semsim`` argument parser from each family's registrations."""
     from semsim.simulator.commands import diffsem as diffsem_commands
+    from semsim.simulator.commands import map as map_commands
     from semsim.simulator.commands import sim as sim_commands
     from semsim.simulator.commands import stego as stego_commands
 
@@ -23,7 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="semsim", description="Discrete-event simulator for secure semantic communication."
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    sim_commands.register(sub)  # run, validate
+    sim_commands.register(sub)  # run, validate, report, sweep
+    map_commands.register(sub)
 
     train = sub.add_parser("train", help="train a model family (writes checkpoints + manifest)")
     train_sub = train.add_subparsers(dest="family", required=True, metavar="FAMILY")
