@@ -15,9 +15,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from semsim.models.common.stats import mean_ci
+from semsim.models.common.stats import mean_ci, wilson_ci
 
-__all__ = ["DEFAULT_COLUMNS", "PREFERRED_METRICS", "default_metric", "plot_run",
+__all__ = ["DEFAULT_COLUMNS", "PREFERRED_METRICS", "default_metric", "is_proportion",
+           "plot_run",
            "plot_sweep", "summarize", "sweep_plot_axes"]
 
 #: Columns summarised by default (plus every codec metric ``m_*``), when present.
@@ -65,9 +66,10 @@ def summarize(df: pd.DataFrame, by: Sequence[str] = ("node", "role"),
     """Long table: one row per (group, column) with mean, ci_low, ci_high, n, ci_over.
 
     Columns default to :data:`DEFAULT_COLUMNS` and every ``m_*`` column present; booleans
-    (e.g. ``secrecy_outage``) become probabilities. With several replicas, each replica's
-    mean is one sample (``ci_over = "replicas"``); with one, every packet is
-    (``ci_over = "packets"``).
+    (e.g. ``secrecy_outage``) become probabilities. Proportions (:func:`is_proportion`) get
+    a Wilson interval over the pooled packets (inside [0, 1]); for other columns, with
+    several replicas each replica's mean is one sample (``ci_over = "replicas"``), with one
+    every packet is (``ci_over = "packets"``).
     """
     by = list(by)
     missing = [c for c in by if c not in df.columns]
@@ -86,13 +88,24 @@ def summarize(df: pd.DataFrame, by: Sequence[str] = ("node", "role"),
         key = key if isinstance(key, tuple) else (key,)
         for col in columns:
             values = group[col].astype(float)
-            if replicas > 1:
-                values = values.groupby(group["replica"]).mean()
-            m, lo, hi, n = mean_ci(values.to_numpy(), level)
+            if is_proportion(col, group[col]):  # bounded: Wilson over the pooled packets
+                v = values.dropna()
+                m, lo, hi = wilson_ci(float(v.sum()), len(v), level)
+                n, over = len(v), "packets (Wilson)"
+            else:
+                if replicas > 1:
+                    values = values.groupby(group["replica"]).mean()
+                m, lo, hi, n = mean_ci(values.to_numpy(), level)
+                over = "replicas" if replicas > 1 else "packets"
             rows.append({**dict(zip(by, key, strict=True)), "column": col, "mean": m,
-                         "ci_low": lo, "ci_high": hi, "n": n,
-                         "ci_over": "replicas" if replicas > 1 else "packets"})
+                         "ci_low": lo, "ci_high": hi, "n": n, "ci_over": over})
     return pd.DataFrame(rows)
+
+
+def is_proportion(column: str, values: pd.Series) -> bool:
+    """A 0/1 outcome per packet (accuracy, leakage, outage): summarised as a proportion."""
+    return (values.dtype == bool or column in ("m_correct", "m_leak_any")
+            or column.startswith("m_correct_"))
 
 
 def plot_run(df: pd.DataFrame, out_path: str | Path, metric: str | None = None,

@@ -29,18 +29,21 @@ def test_summarize_over_replicas_and_report_command(make_scenario, tmp_path, cap
 
     df = read_traces(tmp_path / "run")
     table = summarize(df)
-    assert set(table.ci_over) == {"replicas"} and set(table.n) == {3}
+    means = table[table.column != "secrecy_outage"]
+    assert set(means.ci_over) == {"replicas"} and set(means.n) == {3}
     row = table[(table.node == "bob") & (table.column == "snr_true_db")].iloc[0]
     per_rep = df[df.node == "bob"].groupby("replica").snr_true_db.mean()
     assert row["mean"] == pytest.approx(per_rep.mean())
     assert row.ci_low < row["mean"] < row.ci_high
     out = table[(table.node == "eve0") & (table.column == "secrecy_outage")].iloc[0]
     assert out["mean"] == pytest.approx(df[df.node == "eve0"].secrecy_outage.mean())
+    assert out.ci_over == "packets (Wilson)" and out.n == 120  # a proportion: Wilson
+    assert 0 <= out.ci_low <= out["mean"] <= out.ci_high <= 1
     with pytest.raises(KeyError, match="nodee"):
         summarize(df, by=["nodee"])
 
     assert main(["report", str(tmp_path / "run")]) == 0
-    csv = pd.read_csv(tmp_path / "run" / "report" / "summary.csv")
+    csv = pd.read_csv(tmp_path / "run" / "report" / "means.csv")
     assert len(csv) == len(table)
     assert (tmp_path / "run" / "report" / "timeseries.png").stat().st_size > 10_000
     assert "m_psnr_db" in capsys.readouterr().out

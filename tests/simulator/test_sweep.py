@@ -45,7 +45,10 @@ def test_sweep_resumes_and_matches_single_runs(scenario_file, tmp_path):
     (tmp_path / "sw" / "p001" / "replicas" / "r001.json").unlink()  # "crashed" task
     assert run_sweep(plan) == {"run": 1, "skipped": 3}
     summary = collect(plan)
-    assert set(summary.n) == {2} and set(summary.ci_over) == {"replicas"}
+    means = summary[summary.column != "secrecy_outage"]
+    assert set(means.n) == {2} and set(means.ci_over) == {"replicas"}
+    outage = summary[summary.column == "secrecy_outage"]
+    assert set(outage.n) == {50} and set(outage.ci_over) == {"packets (Wilson)"}
     assert (tmp_path / "sw" / "summary.parquet").is_file()
     # point 1, replica 1 equals a plain run of the same scenario, seed and replica
     sc = load_scenario(scenario_file, ["bob.estimator.bias_db=6"])
@@ -106,8 +109,9 @@ def test_read_sweep_load_plan_and_report_on_a_sweep_folder(scenario_file, tmp_pa
     (tmp_path / "sw" / "p003" / "replicas" / "r001.json").unlink()
     assert len(read_sweep(plan)) == len(df) - 25 * 3
     summary = collect(plan)
-    assert set(summary[summary.point < 3].n) == {2}  # replicas
-    assert set(summary[summary.point == 3].ci_over) == {"packets"}  # one replica left
+    means = summary[summary.column != "secrecy_outage"]
+    assert set(means[means.point < 3].n) == {2}  # replicas
+    assert set(means[means.point == 3].ci_over) == {"packets"}  # one replica left
     assert main(["report", str(tmp_path / "sw"), "--metric", "snr_mismatch_db"]) == 0
     out = capsys.readouterr().out
     assert "4 of 4 point(s) have finished replicas" in out and "bob.estimator.bias_db" in out

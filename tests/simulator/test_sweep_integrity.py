@@ -89,8 +89,8 @@ def test_report_on_a_killed_run_uses_finished_replicas_and_no_stale_report(
     cap = capsys.readouterr()
     assert "2 of 3 replica(s)" in cap.out and "r001" in cap.err
     assert not (run_dir / "report" / "stale.txt").exists()
-    table = pd.read_csv(run_dir / "report" / "summary.csv")
-    assert set(table.n) == {2}  # over the two finished replicas only
+    table = pd.read_csv(run_dir / "report" / "means.csv")
+    assert set(table[table.column == "snr_true_db"].n) == {2}  # the two finished replicas
     assert main(args) == 0  # the same command resumes: only r001 runs again
     assert "2 of 3 replica(s) already finished" in capsys.readouterr().out
     assert not (run_dir / "report").exists()  # a rerun removes the stale report
