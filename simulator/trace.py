@@ -33,10 +33,11 @@ FIXED_COLUMNS = {c.name: c.arrow for c in columns.FIXED}
 EVENT_COLUMNS = {n: FIXED_COLUMNS[n] for n in columns.EVENT}
 ROW_COLUMNS = {n: FIXED_COLUMNS[n] for n in columns.ROW}
 _ORDER = list(FIXED_COLUMNS)
-#: fixed float columns that must be finite in every row (checked when a part is written);
+#: fixed float columns that must be finite (checked when a part is written), with the roles
+#: whose rows must hold a value (the registry's roles: a coalition has no position);
 #: NaN is legal only in ``feedback_age_s`` (no report yet) and in the codecs' h_/m_ columns
-FINITE_COLUMNS = frozenset(c.name for c in columns.FIXED if c.arrow == pa.float64()
-                           and c.name != "feedback_age_s")
+FINITE_COLUMNS = {c.name: frozenset(c.roles) for c in columns.FIXED
+                  if c.arrow == pa.float64() and c.name != "feedback_age_s"}
 
 
 class TraceValueError(ScenarioError):
@@ -140,7 +141,11 @@ class TraceWriter:
         :data:`FINITE_COLUMNS` column holds inf or NaN."""
         if name not in FINITE_COLUMNS:
             return
-        bad = np.flatnonzero(~np.isfinite(np.asarray(arr, dtype=float)))
+        finite = np.isfinite(np.asarray(arr, dtype=float))
+        if per_packet > 1:  # rows of roles the column does not apply to may be NaN
+            applies = np.isin(self.roles, list(FINITE_COLUMNS[name]))
+            finite |= ~np.tile(applies, len(arr) // per_packet)
+        bad = np.flatnonzero(~finite)
         if bad.size:
             i = int(bad[0])
             packet = self._events.get("packet_id", [None] * self._n)[i // per_packet]
