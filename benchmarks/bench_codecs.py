@@ -1,7 +1,8 @@
 """Neural codecs inside the engine vs the same model work batched, in one process.
 
-For each codec (``diffsem``: E-DiffSem at Bob, conv attacker + CNN judge at each Eve;
-``stego``: hide at Alice, reveal at Bob, naive + MIA decoding at each Eve) this runs the
+For each codec (``diffsem``: E-DiffSem at Bob, the attacker ensemble at each Eve, or
+``--attackers``; ``stego``: hide at Alice, reveal at Bob, naive + MIA decoding at each Eve)
+this runs the
 walk-past scenario (1 Bob + 2 Eves, real images, shipped checkpoints) for N packets through
 the engine, one codec call per transmission event, and then the same model calls for the
 same number of packets as a few large batches, and the engine again with
@@ -11,7 +12,7 @@ packets). Reported: packets per second each way and the ratios. Torch uses one t
 ``--device cuda`` puts the models on the GPU (the engine itself stays numpy on the CPU).
 
     .venv/bin/python benchmarks/bench_codecs.py [--packets N] [--batch B] [--device cpu|cuda]
-        [--codecs stego,diffsem]
+        [--codecs stego,diffsem] [--attackers direct,conv_cnn,...]
 """
 
 from __future__ import annotations
@@ -32,23 +33,27 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def engine_rate(name: str, packets: int, decode_batch: int = 1, device: str = "cpu",
-                encode_batch: int = 1) -> float:
+                encode_batch: int = 1, attackers: tuple[str, ...] | None = None) -> float:
+    extra = [f"codec.options.attackers=[{','.join(attackers)}]"] if attackers else []
     sc = load_scenario(ROOT / "scenarios" / f"{name}_walk_past.yaml",
                        ["run.duration_s=null", f"run.num_packets={packets}",
                         f"codec.decode_batch_packets={decode_batch}",
                         f"codec.encode_batch_packets={encode_batch}",
-                        f"codec.device={device}"])
+                        f"codec.device={device}", *extra])
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         run_scenario(sc, tmp, write_metadata=False)
         return packets / (time.perf_counter() - t0)
 
 
-def diffsem_batched(packets: int, batch: int, device: str = "cpu") -> float:
+def diffsem_batched(packets: int, batch: int, device: str = "cpu",
+                    attackers: tuple[str, ...] | None = None) -> float:
     from semsim.models.data import load_dataset
     from semsim.models.diffsem import load_diffsem
+    from semsim.models.diffsem.config import ATTACKERS
 
-    system = load_diffsem("mnist", with_baselines=False, device=device).system
+    loaded = load_diffsem("mnist", with_baselines=False, device=device)
+    system, attackers = loaded.system, attackers or ATTACKERS
     data = load_dataset("mnist", "test")
     gen = torch.Generator().manual_seed(0)
     synchronize(device)
@@ -61,14 +66,15 @@ def diffsem_batched(packets: int, batch: int, device: str = "cpu") -> float:
         rx = sym + 10 ** (-15 / 20) * torch.randn(sym.shape, generator=gen).to(device)
         rx3 = rx.repeat(3, 1, 1, 1)  # Bob + 2 Eves hear the packet
         system.receive_ediffsem(rx3[:b], tstar, tprime=hdr["tprime"])
-        t2 = tstar.repeat(2)
-        rec = system.invert(rx3[b:], t2, tprime=hdr["tprime"].repeat(2))
-        system.strong_classify(rec).cpu()
+        heard = system.attack(rx3[b:].flatten(1), {"tstar": tstar.repeat(2),
+                                                   "tprime": hdr["tprime"].repeat(2)},
+                              attackers, direct=loaded.direct)
+        [v.cpu() for v in heard.values()]
     synchronize(device)
     return packets / (time.perf_counter() - t0)
 
 
-def stego_batched(packets: int, batch: int, device: str = "cpu") -> float:
+def stego_batched(packets: int, batch: int, device: str = "cpu", attackers=None) -> float:
     from semsim.models.data import load_dataset
     from semsim.models.stego import load_stego
 
@@ -95,6 +101,8 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--device", default="cpu", help="cpu | cuda[:N] | auto")
     ap.add_argument("--codecs", default="stego,diffsem")
+    ap.add_argument("--attackers", default="",
+                    help="diffsem: Eve's attackers (default: the whole ensemble)")
     ap.add_argument("--out", default="results/bench_codecs.json")
     args = ap.parse_args()
     from semsim.models.common.device import resolve_device
@@ -105,11 +113,13 @@ def main() -> None:
     benches = {"stego": stego_batched, "diffsem": diffsem_batched}
     for name in args.codecs.split(","):
         batched = benches[name]
-        batched(min(args.batch, args.packets), args.batch, device)  # warm-up
-        eng = engine_rate(name, args.packets, 1, device)
-        eng_b = engine_rate(name, args.packets, args.batch, device)
-        eng_be = engine_rate(name, args.packets, args.batch, device, args.batch)
-        bat = batched(args.packets, args.batch, device)
+        att = tuple(a for a in args.attackers.split(",") if a) if name == "diffsem" else ()
+        att = att or None
+        batched(min(args.batch, args.packets), args.batch, device, att)  # warm-up
+        eng = engine_rate(name, args.packets, 1, device, attackers=att)
+        eng_b = engine_rate(name, args.packets, args.batch, device, attackers=att)
+        eng_be = engine_rate(name, args.packets, args.batch, device, args.batch, att)
+        bat = batched(args.packets, args.batch, device, att)
         report[name] = {"engine_per_event_packets_per_s": round(eng, 2),
                         "engine_decode_batch_packets_per_s": round(eng_b, 2),
                         "engine_encode_and_decode_batched_packets_per_s": round(eng_be, 2),
@@ -124,7 +134,8 @@ def main() -> None:
               f"{bat:7.1f} ({bat / eng_be:4.2f}x the fully batched engine)")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({"packets": args.packets, "batch": args.batch,
-                                          "device": device, **report}, indent=2))
+                                          "device": device, "attackers": args.attackers or
+                                          "ensemble", **report}, indent=2))
 
 
 if __name__ == "__main__":

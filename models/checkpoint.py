@@ -34,7 +34,12 @@ from semsim.models.common.provenance import (
     package_versions,
     sha256_file,
 )
-from semsim.models.manifests import CHECKPOINT_DIR, CheckpointError, read_manifest
+from semsim.models.manifests import (
+    CHECKPOINT_DIR,
+    CheckpointError,
+    check_checkpoint_name,
+    read_manifest,
+)
 
 __all__ = [
     "CHECKPOINT_DIR",
@@ -66,6 +71,7 @@ def save_checkpoint(
 
     Returns the manifest path. Both files are written atomically (temp name, then rename).
     """
+    check_checkpoint_name(name)
     directory = Path(directory)
     tensors: dict[str, torch.Tensor] = {}
     for mod_name, module in modules.items():

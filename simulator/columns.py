@@ -116,7 +116,7 @@ CODEC_TITLES = {
                "the row's role:",
     "stego": "Steganography codec (`codec.name: stego`); NaN where a column does not apply:",
 }
-_BOB, _EVE = ("bob",), ("eve",)
+_BOB, _EVE = ("bob",), ("eve", "coalition")
 
 #: each shipped codec's header and metric columns (the trace sorts them by name)
 CODEC_COLUMNS: dict[str, tuple[Column, ...]] = {
@@ -141,30 +141,40 @@ CODEC_COLUMNS: dict[str, tuple[Column, ...]] = {
             ("h_source_index", I64, "-", "row of the source image in its dataset split")]),
         *_cols("metric", [
             ("m_label", F64, "-", "true class"),
-            ("m_pred", F64, "-", "Bob: his receiver's class; Eve: the strong classifier's "
-                                 "class on her reconstruction (`attacker: direct`: her "
-                                 "classifier's class on y)"),
+            ("m_pred", F64, "-", "Bob: his receiver's class; Eve / coalition: her first "
+                                 "attacker's class (default `direct`)"),
             ("m_correct", F64, "-",
-             "1.0 / 0.0: Bob's task accuracy; Eve's leakage (attacker accuracy)"),
+             "1.0 / 0.0: Bob's task accuracy; Eve / coalition: her first attacker's leakage "
+             "(default `direct`, the strongest measured)"),
+            *[(f"m_correct_{a}", F64, "-", f"1.0 / 0.0: leakage of attacker `{a}` ({how}); "
+               "NaN where the Eve does not run it", _EVE)
+              for a, how in (("direct", "her classifier of y"),
+                             ("conv_cnn", "conv inversion, CNN judge"),
+                             ("conv_mlp", "conv inversion, MLP judge"),
+                             ("mlp_cnn", "MLP inversion, CNN judge"),
+                             ("mlp_mlp", "MLP inversion, MLP judge"))],
+            ("m_leak_any", F64, "-", "1.0 when any of her attackers is right (an upper bound "
+                                     "on the ensemble's leakage)", _EVE),
             ("m_passes", F64, "-",
              "Bob, E-DiffSem: guided passes until the label was stable", _BOB),
-            ("m_psnr_db", F64, "dB", "Eve: PSNR of her reconstruction against the source "
-                                     "image (NaN for `attacker: direct`)", _EVE),
-            ("m_ssim", F64, "-", "Eve: SSIM of her reconstruction against the source image "
-                                 "(NaN for `attacker: direct`)", _EVE)]),
+            *[(f"m_psnr_{inv}_db", F64, "dB", f"Eve: PSNR of her {inv} inversion against "
+               "the source image", _EVE) for inv in ("conv", "mlp")],
+            *[(f"m_ssim_{inv}", F64, "-", f"Eve: SSIM of her {inv} inversion against the "
+               "source image", _EVE) for inv in ("conv", "mlp")]]),
     ),
     "stego": (
         *_cols("header", [
             ("h_host_index", I64, "-", "row of the host image Alice drew from the host dataset"),
             ("h_source_index", I64, "-", "row of the private (source) image")]),
         *_cols("metric", [
-            ("m_psnr_private_db", F64, "dB", "main output (Bob: revealed image; Eve: naive "
-                                             "DeepJSCC decoding) vs the private image"),
+            ("m_psnr_private_db", F64, "dB", "main output (Bob: revealed image; Eve: her "
+                                             "`naive` attacker, the public DeepJSCC decoder) "
+                                             "vs the private image"),
             ("m_ssim_private", F64, "-", "the same, SSIM"),
             ("m_psnr_host_db", F64, "dB", "main output vs the host image"),
             ("m_ssim_host", F64, "-", "the same, SSIM"),
             ("m_mia_psnr_private_db", F64, "dB",
-             "Eve: model-inversion output vs the private image", _EVE),
+             "Eve: her `mia` attacker's (model inversion) output vs the private image", _EVE),
             ("m_mia_ssim_private", F64, "-", "the same, SSIM", _EVE),
             ("m_mia_ssim_host", F64, "-",
              "Eve: model-inversion output vs the host image, SSIM", _EVE)]),

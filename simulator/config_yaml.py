@@ -223,8 +223,8 @@ _TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 def _override_tokens(key: str) -> list[tuple[str | None, str | None]]:
     """(name, index) tokens of an override path such as ``eves[0].mobility.speed_mps``."""
     if not _PATH.fullmatch(key):
-        raise ScenarioError(key, "malformed override path: use names joined by '.' and "
-                            "list indices [i], e.g. eves[0].mobility.speed_mps")
+        raise ScenarioError(key or "--set", "malformed override path: use names joined by "
+                            "'.' and list indices [i], e.g. eves[0].mobility.speed_mps")
     tokens = [(m.group(1), m.group(2)) for m in _TOKEN.finditer(key)]
     if len(tokens) > MAX_DEPTH:
         raise ScenarioError(key, f"override path deeper than {MAX_DEPTH} levels")

@@ -23,8 +23,11 @@ class DecodeQueue:
     one whose decode is deterministic and independent of the replica (``shared_decode``).
     """
 
-    def __init__(self, codec, roles: Sequence[str], max_packets: int = 1) -> None:
+    def __init__(self, codec, roles: Sequence[str], max_packets: int = 1,
+                 attackers: Sequence[Sequence[str] | None] | None = None) -> None:
+        """``attackers``: per receiver, an Eve's own attacker list (None: the codec's)."""
         self.codec, self.roles, self.max_packets = codec, tuple(roles), int(max_packets)
+        self.attackers = None if attackers is None else tuple(attackers)
         self._pending: list[tuple[TraceWriter, Transmission, np.ndarray, dict, dict]] = []
         self.num_calls = 0
 
@@ -41,7 +44,8 @@ class DecodeQueue:
             return
         pending, self._pending = self._pending, []
         results = decode_many(self.codec, [p[1] for p in pending], [p[2] for p in pending],
-                              [p[4]["snr_rx_est_db"] for p in pending], self.roles)
+                              [p[4]["snr_rx_est_db"] for p in pending], self.roles,
+                              self.attackers)
         self.num_calls += 1
         for (trace, _, _, event, rows), metrics in zip(pending, results, strict=True):
             for key, value in metrics.items():

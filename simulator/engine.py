@@ -16,6 +16,7 @@ estimate back to Alice after the feedback delay. What a run writes besides trace
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import time
 from collections.abc import Callable, Sequence
@@ -67,25 +68,50 @@ def _combiner(scenario: Scenario) -> Combiner | None:
                     scenario.secrecy.target_rate_bps_hz)
 
 
+def _error_key(section: str, options: object, exc: BaseException) -> str:
+    """The scenario key a codec's or source's build error is about: a missing or damaged
+    checkpoint -> ``<section>.options.checkpoint_dir`` (or ``.checkpoint``), a dataset
+    problem -> ``.data_dir``, a device problem -> ``codec.device``; else the section."""
+    if isinstance(exc, ScenarioError):
+        return exc.path
+    kind = type(exc).__name__
+    fields = {f.name for f in dataclasses.fields(options)} if dataclasses.is_dataclass(
+        options) else set()
+    wanted = {"CheckpointError": ("checkpoint", "checkpoint_dir"),
+              "DatasetError": ("data_dir", "name"), "DeviceError": ()}.get(kind, ())
+    if kind == "DeviceError" and section == "codec":
+        return "codec.device"
+    for name in wanted:
+        if name in fields and (name != "checkpoint" or getattr(options, name, None)):
+            return f"{section}.options.{name}"
+    return section
+
+
 def _build_codec(scenario: Scenario, seed: int, replica: int):
     codec_mod = CODECS.module(scenario.codec.name)
+    options = scenario.codec.options or codec_mod.Options()
     try:  # missing checkpoints / data / devices are input errors: name the scenario key
-        return codec_mod.build(scenario.codec.options or codec_mod.Options(),
-                               seed_sequence=seed_sequence(seed, replica, "codec"),
+        return codec_mod.build(options, seed_sequence=seed_sequence(seed, replica, "codec"),
                                device=scenario.codec.device)
+    except ScenarioError as exc:
+        raise exc if exc.path.startswith(("codec", "source")) else exc.under("codec.options") \
+            from None
     except (OSError, ValueError, RuntimeError) as exc:
-        raise ScenarioError("codec", f"cannot build codec {scenario.codec.name!r}: {exc}") \
-            from exc
+        raise ScenarioError(_error_key("codec", options, exc),
+                            f"cannot build codec {scenario.codec.name!r}: {exc}") from exc
 
 
 def _build_source(scenario: Scenario, seed: int, replica: int):
     src_mod = SOURCES.module(scenario.source.kind)
+    options = scenario.source.options or src_mod.Options()
     try:
-        return src_mod.build(scenario.source.options or src_mod.Options(),
-                             rng=stream(seed, replica, "source"))
+        return src_mod.build(options, rng=stream(seed, replica, "source"))
+    except ScenarioError as exc:
+        raise exc if exc.path.startswith("source") else exc.under("source.options") \
+            from None
     except (OSError, ValueError) as exc:
-        raise ScenarioError("source", f"cannot build source {scenario.source.kind!r}: {exc}") \
-            from exc
+        raise ScenarioError(_error_key("source", options, exc),
+                            f"cannot build source {scenario.source.kind!r}: {exc}") from exc
 
 
 @dataclass
@@ -100,6 +126,18 @@ class _Replica:
     alice: Alice
     receivers: list[Receiver]
     log: list | None
+
+
+def _codec_attackers(scenario: Scenario) -> list[tuple[str, ...] | None] | None:
+    """Each receiver's own attacker list in receiver order (None: the codec's default),
+    or None when no Eve narrows it."""
+    own = [None] + [e.attackers for e in scenario.eves] + [None] * len(scenario.coalitions)
+    return own if any(a is not None for a in own) else None
+
+
+def _decode_queue(scenario: Scenario, codec) -> DecodeQueue:
+    return DecodeQueue(codec, _codec_roles(scenario), scenario.codec.decode_batch_packets,
+                       attackers=_codec_attackers(scenario))
 
 
 def _start_replica(scenario: Scenario, run_dir: Path, run_id: str, seed: int, replica: int,
@@ -120,8 +158,8 @@ def _start_replica(scenario: Scenario, run_dir: Path, run_id: str, seed: int, re
                         lookahead=scenario.run.lookahead_packets,
                         target_rate_bps_hz=scenario.secrecy.target_rate_bps_hz)
     link = BroadcastLink(env, bank=bank, names=names, roles=_codec_roles(scenario), codec=codec,
-                         trace=trace, decode_batch_packets=scenario.codec.decode_batch_packets,
-                         queue=queue, log=log, combiner=_combiner(scenario))
+                         trace=trace, queue=queue or _decode_queue(scenario, codec), log=log,
+                         combiner=_combiner(scenario))
     alice = Alice(env, link=link, codec=codec,
                   source=batched_source(source, codec, scenario.codec.encode_batch_packets),
                   schedule=schedule,
@@ -211,8 +249,7 @@ def run_replicas(scenario: Scenario, out_dir: str | Path, seed: int | None = Non
             write_run_metadata(run_dir, replace(scenario, run=replace(scenario.run, seed=seed)),
                                 run_id, seed)
         if queue is None and k > 1 and getattr(codec, "shared_decode", False):
-            queue = DecodeQueue(codec, _codec_roles(scenario),
-                                scenario.codec.decode_batch_packets)
+            queue = _decode_queue(scenario, codec)
         rep = _start_replica(scenario, run_dir, run_id, seed, r, codec, source, queue,
                              progress)
         rep.env.run()  # until Alice is done and every reception and report is handled

@@ -7,7 +7,9 @@ mobility), clipped to the metric's range. Leakage is reported against the strong
 attacker by default: for every Eve the attacker with the highest mean leakage is named.
 
 Attackers are found by column: ``m_correct_<attacker>`` per attacker when the codec runs
-several, else ``m_correct`` (the one attacker, named by ``attacker``).
+several, else ``m_correct`` (the one attacker, named by ``attacker``). Image codecs without
+a class (stego) leak image quality: their attackers are the columns of
+:data:`QUALITY_ATTACKERS` (SSIM to the private image), the worst one the highest mean.
 """
 
 from __future__ import annotations
@@ -19,13 +21,18 @@ import pandas as pd
 
 from semsim.models.common.stats import block_bootstrap_ci, wilson_ci
 
-__all__ = ["attacker_columns", "binned_leakage", "summary_table", "worst_attacker"]
+__all__ = ["QUALITY_ATTACKERS", "attacker_columns", "binned_leakage", "quality_attackers",
+           "summary_table", "worst_attacker"]
 
 #: mean metrics reported when present, with their range (None: unbounded)
 _MEANS = {"snr_true_db": None, "secrecy_capacity_bps_hz": (0.0, np.inf),
-          "m_psnr_db": None, "m_ssim": (-1.0, 1.0), "m_psnr_private_db": None,
+          "m_psnr_db": None, "m_psnr_conv_db": None, "m_ssim_conv": (-1.0, 1.0),
+          "m_psnr_mlp_db": None, "m_ssim_mlp": (-1.0, 1.0), "m_psnr_private_db": None,
           "m_ssim_private": (-1.0, 1.0), "m_ssim_host": (-1.0, 1.0),
           "m_mia_ssim_private": (-1.0, 1.0), "m_mia_ssim_host": (-1.0, 1.0)}
+
+#: image-leakage columns of codecs that hide an image (stego): {column: attacker}
+QUALITY_ATTACKERS = {"m_ssim_private": "naive", "m_mia_ssim_private": "mia"}
 
 
 def attacker_columns(columns: Sequence[str], attacker: str = "attacker") -> dict[str, str]:
@@ -34,6 +41,11 @@ def attacker_columns(columns: Sequence[str], attacker: str = "attacker") -> dict
     if per:
         return per
     return {"m_correct": attacker} if "m_correct" in columns else {}
+
+
+def quality_attackers(columns: Sequence[str]) -> dict[str, str]:
+    """{trace column: attacker name} of the image-quality leakage columns present (stego)."""
+    return {c: a for c, a in QUALITY_ATTACKERS.items() if c in columns}
 
 
 def worst_attacker(rows: pd.DataFrame, attackers: dict[str, str]) -> tuple[str, str] | None:
@@ -56,6 +68,7 @@ def summary_table(df: pd.DataFrame, attacker: str = "attacker",
     Bob: accuracy; an Eve or coalition: the worst-case leakage and every attacker's; all:
     secrecy outage and the mean metrics present. No means of labels or predictions."""
     attackers = attacker_columns(df.columns, attacker)
+    quality = quality_attackers(df.columns)
     out = []
 
     def prop(node, role, metric, values, who=""):
@@ -76,6 +89,13 @@ def summary_table(df: pd.DataFrame, attacker: str = "attacker",
                     prop(node, role, "leakage", rows[col], name)
                 if "m_leak_any" in rows:
                     prop(node, role, "leakage (any attacker)", rows["m_leak_any"])
+        if role != "bob" and quality:
+            worst = worst_attacker(rows, quality)
+            if worst is not None:
+                m, lo, hi, n = block_bootstrap_ci(rows[worst[0]].to_numpy(), level,
+                                                  bounds=(-1.0, 1.0))
+                out.append((node, role, "SSIM to private (worst case)", worst[1], m, lo, hi,
+                            n, "block bootstrap"))
         if "secrecy_outage" in rows:
             prop(node, role, "secrecy outage", rows["secrecy_outage"])
         for col, bounds in _MEANS.items():

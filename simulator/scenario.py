@@ -27,6 +27,7 @@ from semsim.simulator.config_yaml import (
     parse_plugin,
     parse_value,
     read_yaml,
+    suggest,
     to_plain,
 )
 from semsim.simulator.errors import (
@@ -56,6 +57,7 @@ from semsim.simulator.mobility import (
     Static,
     check_xy,
 )
+from semsim.simulator.names import check_name
 from semsim.simulator.pathloss import PropagationConfig
 from semsim.simulator.secrecy import SecrecyConfig
 from semsim.simulator.sources import SOURCES
@@ -124,7 +126,9 @@ class AliceConfig:
 @dataclass(frozen=True)
 class ReceiverConfig:
     """Bob or one Eve: mobility, small-scale channel, SNR estimator; optional overrides of
-    the scenario's propagation and of link.rx_antenna_gain_dbi / link.noise_figure_db."""
+    the scenario's propagation and of link.rx_antenna_gain_dbi / link.noise_figure_db.
+    An Eve's ``attackers`` narrow the codec's ensemble for her (None: all of them; the
+    first one's outcome is her ``m_correct``); ``forge_feedback`` makes her active."""
 
     name: str = ""
     mobility: MobilityConfig = Static()
@@ -134,9 +138,15 @@ class ReceiverConfig:
     antenna_gain_dbi: float | None = None
     noise_figure_db: float | None = None
     forge_feedback: ForgeConfig | None = None
+    attackers: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         check_range(self.antenna_gain_dbi, "antenna_gain_dbi", -MAX_GAIN_DB, MAX_GAIN_DB)
+        if self.attackers is not None:
+            check(len(self.attackers) > 0, "attackers", [], "name at least one attacker "
+                  "(or leave attackers out: the codec's whole ensemble)")
+            check(len(set(self.attackers)) == len(self.attackers), "attackers",
+                  list(self.attackers), "each attacker at most once")
         check_range(self.noise_figure_db, "noise_figure_db", 0.0, MAX_GAIN_DB)
 
 
@@ -264,8 +274,7 @@ class Scenario:
     trace: TraceConfig = TraceConfig()
 
     def __post_init__(self) -> None:
-        check(re.fullmatch(r"[A-Za-z0-9_.-]+", self.name) is not None, "name", self.name,
-              "use letters, digits, '_', '-', '.' only (it names the run folder)")
+        check_name(self.name, "name")  # it names the run folder
         seen = {"alice"}
         for path, rx in [("bob.name", self.bob), *((f"eves[{i}].name", e)
                                                    for i, e in enumerate(self.eves))]:
@@ -294,7 +303,19 @@ class Scenario:
                       f"no Eve of that name (Eves: {', '.join(sorted(eves)) or 'none'})")
         check(self.bob.forge_feedback is None, "bob.forge_feedback", self.bob.forge_feedback,
               "only an Eve forges feedback")
-        adapts = getattr(CODECS.module(self.codec.name), "ADAPTS_TO_FEEDBACK", False)
+        codec_mod = CODECS.module(self.codec.name)
+        check(self.bob.attackers is None, "bob.attackers", self.bob.attackers,
+              "only an Eve attacks")
+        known = getattr(codec_mod, "attackers", None)
+        known = () if known is None else known(self.codec.options or codec_mod.Options())
+        for i, eve in enumerate(self.eves):
+            for j, name in enumerate(eve.attackers or ()):
+                if name not in known:
+                    raise ScenarioError(
+                        f"eves[{i}].attackers[{j}]", f"codec {self.codec.name!r} runs " + (
+                            f"the attackers {', '.join(known)} (codec.options.attackers)"
+                            if known else "no attackers"), name, suggest(name, known))
+        adapts = getattr(codec_mod, "ADAPTS_TO_FEEDBACK", False)
         for i, eve in enumerate(self.eves):
             check(eve.forge_feedback is None or adapts, f"eves[{i}].forge_feedback",
                   eve.forge_feedback, f"codec {self.codec.name!r} does not adapt to Bob's "

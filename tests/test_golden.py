@@ -1,10 +1,14 @@
 """Golden traces: each shipped codec's trace for a small fixed scenario (1 Bob + 2 Eves,
 40-48 packets; ``tests/golden/<codec>.yaml``) must reproduce the committed Parquet file.
 
-Tolerance: the reference codec (numpy) is compared bit for bit, every column. For the torch
-codecs every physics, header and integer / boolean metric column is compared bit for bit and
-the floating-point metric columns (``m_*``) to float rounding: ``rtol = 1e-4, atol = 1e-5``
-(batching or a reordered float32 reduction moves the last bits, nothing more).
+Tolerance: strings, integers and booleans (node, packet ids, block indices, headers, forged
+flags, outages) are compared exactly; float64 physics columns (and every float column of
+the numpy reference codec) to ``rtol = atol = 1e-9``: exact on one installation, but numpy
+releases differ in the last bit of ``log10`` / ``exp`` (measured: 1e-14 dB between numpy
+2.4 and the version that wrote the files), while any change of a random stream or of the
+physics moves them by orders of magnitude more. The torch codecs' float metric columns
+(``m_*``) are compared to float32 rounding: ``rtol = 1e-4, atol = 1e-5`` (batching or a
+reordered float32 reduction moves the last bits, nothing more).
 
 Regenerate (only when a change of behaviour is intended, and say so in the commit):
 ``python tests/test_golden.py``.
@@ -21,7 +25,8 @@ import pytest
 
 GOLDEN = Path(__file__).parent / "golden"
 CODECS = ("reference", "diffsem", "stego")
-RTOL, ATOL = 1e-4, 1e-5
+RTOL, ATOL = 1e-4, 1e-5  # float32 metrics of the torch codecs
+RTOL64 = 1e-9  # float64 physics (numpy's last-bit differences between releases)
 
 
 def _run(codec: str, out: Path) -> pd.DataFrame:
@@ -42,15 +47,15 @@ def test_golden_trace(codec, tmp_path, request):
     want = pd.read_parquet(GOLDEN / f"{codec}.parquet")
     assert list(got.columns) == list(want.columns)
     assert len(got) == len(want)
-    if codec == "reference":
-        pd.testing.assert_frame_equal(got, want, check_exact=True)
-        return
+    pd.testing.assert_series_equal(got.dtypes, want.dtypes)
     for col in want.columns:
         a, b = got[col].to_numpy(), want[col].to_numpy()
-        if col.startswith("m_") and np.issubdtype(b.dtype, np.floating):
+        if not np.issubdtype(b.dtype, np.floating):
+            np.testing.assert_array_equal(a, b, err_msg=col)
+        elif col.startswith("m_") and codec != "reference":
             np.testing.assert_allclose(a, b, rtol=RTOL, atol=ATOL, err_msg=col)
         else:
-            np.testing.assert_array_equal(a, b, err_msg=col)
+            np.testing.assert_allclose(a, b, rtol=RTOL64, atol=RTOL64, err_msg=col)
 
 
 def regenerate() -> None:

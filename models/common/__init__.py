@@ -9,7 +9,8 @@ lazily, where a function returns a torch object):
 - ``provenance``: sha256, git state (commit, dirty, diff hash), command line, versions,
   atomic writes;
 - ``device``: resolving ``auto`` / ``cpu`` / ``cuda`` once;
-- ``stats``: confidence intervals.
+- ``stats``: confidence intervals;
+- ``names``: the rule for user-given file and folder names.
 """
 
 __all__: list[str] = []

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 
-__all__ = ["ConfigError", "DiffSemConfig", "PRESETS", "ibal_names", "make_config"]
+__all__ = ["ATTACKERS", "ConfigError", "DiffSemConfig", "PRESETS", "ibal_names", "make_config"]
+
+#: Eve's attackers, strongest measured first: ``direct`` classifies the received features
+#: (her own classifier of y, trained with chosen plaintext through the public encoder);
+#: ``<inversion>_<judge>`` inverts y to an image (conv | mlp inversion net) that a strong
+#: third-party classifier (cnn | mlp judge) labels
+ATTACKERS = ("direct", "conv_cnn", "conv_mlp", "mlp_cnn", "mlp_mlp")
 
 
 class ConfigError(ValueError):

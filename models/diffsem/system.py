@@ -17,7 +17,7 @@ C * h * w of the checkpoint's ``latent_shape``, and per-packet header tensors (B
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -34,7 +34,7 @@ from semsim.models.diffusion import (
     transmit_power,
 )
 
-from .config import DiffSemConfig
+from .config import ATTACKERS, DiffSemConfig
 from .networks import (
     ContextUNet,
     ConvAdversary,
@@ -45,7 +45,8 @@ from .networks import (
     build_receiver_classifier,
 )
 
-__all__ = ["DiffSemSystem", "EDiffSemResult", "MODULE_NAMES", "build_direct_attacker"]
+__all__ = ["ATTACKERS", "DiffSemSystem", "EDiffSemResult", "MODULE_NAMES",
+           "build_direct_attacker"]
 
 MODULE_NAMES = ("encoder", "clf0", "clf_diff", "clf_e", "unet", "adv_mlp", "adv_conv",
                 "judge_mlp", "judge_cnn")
@@ -290,15 +291,20 @@ class DiffSemSystem(nn.Module):
 
     @torch.no_grad()
     def decode_bob(self, received: Tensor, header: Mapping[str, Tensor],
-                   method: str = "ediffsem") -> dict[str, Tensor]:
+                   method: str = "ediffsem", snr_est_db: Tensor | None = None
+                   ) -> dict[str, Tensor]:
         """Bob over a batch: received reals (B, F) with the header's ``tstar`` and
-        ``tprime`` -> ``{"logits": (B, n_classes)}`` (E-DiffSem adds ``"passes"`` (B,))."""
-        y = self._packets(received)
+        ``tprime`` (absent: t' by Eq. 24 from his ``snr_est_db`` (B,)) -> ``{"logits": (B,
+        n_classes)}`` (E-DiffSem adds ``"passes"`` (B,))."""
+        y, tprime = self._packets(received), header.get("tprime")
+        if tprime is None and snr_est_db is None:
+            raise ValueError("t' withheld from the header: pass Bob's snr_est_db")
+        est = None if tprime is not None else snr_est_db
         if method == "ediffsem":
-            res = self.receive_ediffsem(y, header["tstar"], tprime=header["tprime"])
+            res = self.receive_ediffsem(y, header["tstar"], snr_est_db=est, tprime=tprime)
             return {"logits": res.logits, "passes": res.iterations}
-        return {"logits": self.receive(y, header["tstar"], method=method,
-                                       tprime=header["tprime"])}
+        return {"logits": self.receive(y, header["tstar"], snr_est_db=est, method=method,
+                                       tprime=tprime)}
 
     @torch.no_grad()
     def decode_eve(self, received: Tensor, header: Mapping[str, Tensor],
@@ -315,3 +321,36 @@ class DiffSemSystem(nn.Module):
             return {"logits": direct(ye, tstar.to(y.device))}
         images = self.invert(y, tstar, tprime=tprime, kind=attacker)
         return {"images": images, "logits": self.strong_classify(images, kind=judge)}
+
+    @torch.no_grad()
+    def attack(self, received: Tensor, header: Mapping[str, Tensor], attackers: Sequence[str],
+               direct: nn.Module | None = None, snr_est_db: Tensor | None = None
+               ) -> dict[str, Tensor]:
+        """Every attacker of ``attackers`` (see :data:`ATTACKERS`) over one batch of Eve's
+        received reals (B, F), sharing the inversions: ``{"logits_<attacker>": (B, classes),
+        "images_<inversion>": (B, C, H, W)}``. What Eve uses: the header's public t*; its
+        t' when sent, else (``"tprime"`` absent) t' by Eq. 24 from her own ``snr_est_db``
+        (B,); the public encoder, through the attackers trained on it."""
+        unknown = [a for a in attackers if a not in ATTACKERS]
+        if unknown:
+            raise ValueError(f"unknown attacker(s) {unknown}; choose from {ATTACKERS}")
+        y, tstar, tprime = self._packets(received), header["tstar"], header.get("tprime")
+        if tprime is None:
+            if snr_est_db is None:
+                raise ValueError("t' withheld from the header: pass Eve's snr_est_db")
+            tprime = select_tprime(tstar.cpu(), torch.as_tensor(snr_est_db).float().cpu(),
+                                   self.schedule)
+        ye = self.rescale(y, tstar, tprime, None)
+        out: dict[str, Tensor] = {}
+        for name in attackers:
+            if name == "direct":
+                if direct is None:
+                    raise ValueError("attacker 'direct' needs the direct-attacker module")
+                out["logits_direct"] = direct(ye, tstar.to(y.device))
+                continue
+            inversion, judge = name.split("_")
+            if f"images_{inversion}" not in out:
+                out[f"images_{inversion}"] = self.invert(ye, tstar, kind=inversion,
+                                                         rescaled=True)
+            out[f"logits_{name}"] = self.strong_classify(out[f"images_{inversion}"], judge)
+        return out

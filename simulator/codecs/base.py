@@ -117,13 +117,18 @@ def to_numpy(t: Any) -> np.ndarray:
 
 
 def decode_many(codec: Codec, txs: Sequence[Transmission], received: Sequence[np.ndarray],
-                snr_est_db: Sequence[np.ndarray], roles: Sequence[str]
+                snr_est_db: Sequence[np.ndarray], roles: Sequence[str],
+                attackers: Sequence[Sequence[str] | None] | None = None
                 ) -> list[dict[str, np.ndarray]]:
     """Decode several packets: the codec's own ``decode_many`` when it has one (one batched
     model call over every receiver of every packet), else ``decode`` packet by packet.
-    Returns one metrics dict (arrays (R,)) per packet, in order."""
+    ``attackers``: per receiver, an Eve's own attacker list (None: the codec's default;
+    only passed when some Eve narrows it). Returns one metrics dict (arrays (R,)) per
+    packet, in order."""
     many = getattr(codec, "decode_many", None)
     if many is not None:
+        if attackers is not None and any(a is not None for a in attackers):
+            return many(txs, received, snr_est_db, roles, attackers=attackers)
         return many(txs, received, snr_est_db, roles)
     return [codec.decode(t, r, e, roles)
             for t, r, e in zip(txs, received, snr_est_db, strict=True)]
@@ -174,11 +179,13 @@ def batched_source(source: Any, codec: Codec, encode_batch_packets: int) -> Any:
 class RowLayout:
     """Rows of a multi-packet decode batch: P packets x R receivers, packet-major.
 
-    ``packet`` (P*R,) packet index of each row; ``bob`` / ``eve`` row indices by role."""
+    ``packet`` / ``receiver`` (P*R,) packet and receiver index of each row; ``bob`` /
+    ``eve`` row indices by role (``eve``: every row that is not Bob's: Eves, coalitions)."""
 
     num_packets: int
     num_receivers: int
     packet: np.ndarray
+    receiver: np.ndarray
     bob: np.ndarray
     eve: np.ndarray
 
@@ -186,6 +193,7 @@ class RowLayout:
     def of(cls, num_packets: int, roles: Sequence[str]) -> RowLayout:
         is_bob = np.tile(np.array([role == "bob" for role in roles]), num_packets)
         return cls(num_packets, len(roles), np.repeat(np.arange(num_packets), len(roles)),
+                   np.tile(np.arange(len(roles)), num_packets),
                    np.flatnonzero(is_bob), np.flatnonzero(~is_bob))
 
     def split(self, columns: Mapping[str, np.ndarray]) -> list[dict[str, np.ndarray]]:

@@ -1,31 +1,39 @@
 """Engine adapter for DiffSem / E-DiffSem (:mod:`models.diffsem`), a thin layer over the
-system's batched verbs (``prepare``, ``send``, ``decode_bob``, ``decode_eve``).
+system's batched verbs (``prepare``, ``send``, ``decode_bob``, ``attack``).
 
 Alice encodes the source image with the shipped encoder, self-noises it to step ``tstar``
 with t' chosen by Eq. 24 from the SNR Bob last fed back (``models.diffusion``; never the
 true SNR) and sends unit-power features; t*, t' and the transmit power P_s travel in the
-header (``h_tstar``, ``h_tprime``, ``h_power``). Bob runs the chosen receiver
-(classifier-only, DiffSem or E-DiffSem); each Eve runs the model-inversion attacker and a
-strong third-party classifier (the judge) scores her reconstruction, or, with
-``attacker: direct``, classifies y itself with a classifier trained on her own split
-(``diffsem-<dataset>-eve-direct``: no image, no judge; the strongest attacker we have).
+header (``h_tstar``, ``h_tprime``, ``h_power``; ``send_tprime: false`` withholds t'). Bob
+runs the chosen receiver (classifier-only, DiffSem or E-DiffSem) with the header's t' (or,
+withheld, Eq. 24 on his own current SNR estimate, as every receiver then does).
 
-Metric columns (per receiver; NaN where a column does not apply to the role):
-``label`` (true class), ``pred`` (Bob: receiver's class; Eve: judge's class on her
-reconstruction, or her direct attacker's class), ``correct`` (1.0 / 0.0: Bob's task
-accuracy, Eve's leakage), ``passes`` (Bob, E-DiffSem guided passes), ``psnr_db`` and
-``ssim`` (Eve's reconstruction against the source image; peak 1, 7-pixel Gaussian-window
-SSIM; NaN for the direct attacker, which makes no image).
+Every Eve runs the attacker ensemble in the same batched decode (:data:`ATTACKERS`,
+strongest measured first; ``attackers`` narrows it scenario-wide, ``eves[i].attackers``
+per Eve). What an attacker uses: the public t* from the header; t' from the header, or,
+withheld, Eq. 24 on her own SNR estimate (``snr_rx_est_db``); the public encoder, through
+which her attackers were trained with chosen plaintext. ``direct`` classifies y with her
+own classifier (``diffsem-<dataset>-eve-direct``); ``<inversion>_<judge>`` inverts y to an
+image (conv | mlp net) that a strong third-party classifier (cnn | mlp judge) labels.
+
+Metric columns (per receiver; NaN where a column does not apply): ``label`` (true class);
+``pred`` / ``correct`` (Bob: his receiver's class / task accuracy; an Eve: her *first*
+attacker's, by default ``direct``); ``correct_<attacker>`` (1.0 / 0.0: each attacker's
+leakage); ``leak_any`` (1.0 when any of her attackers is right: an upper bound);
+``passes`` (Bob, E-DiffSem guided passes); ``psnr_<inversion>_db``, ``ssim_<inversion>``
+(each inversion's image against the source; peak 1, 7-pixel Gaussian-window SSIM).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
+from semsim.models.diffsem.config import ATTACKERS
 from semsim.simulator.codecs.base import (
     BatchedDecode,
     RowLayout,
@@ -36,7 +44,7 @@ from semsim.simulator.codecs.base import (
 )
 from semsim.simulator.errors import ScenarioError, check
 
-__all__ = ["ADAPTS_TO_FEEDBACK", "DiffSemCodec", "Options", "build"]
+__all__ = ["ADAPTS_TO_FEEDBACK", "ATTACKERS", "DiffSemCodec", "Options", "attackers", "build"]
 
 #: Alice chooses t' from Bob's reported SNR, so forged feedback changes what she sends
 ADAPTS_TO_FEEDBACK = True
@@ -46,17 +54,18 @@ ADAPTS_TO_FEEDBACK = True
 class Options:
     """dataset: which shipped checkpoint (``diffsem-<dataset>``); tstar: diffusion step of
     the self-noise (0..T-1, T from the checkpoint's config; the receivers snap it to the
-    DDIM grid); receiver: classifier |
-    diffsem | ediffsem; attacker: conv | mlp inversion adversary, or direct (classifies y;
-    needs the ``diffsem-<dataset>-eve-direct`` checkpoint); judge: cnn | mlp strong
-    classifier (inversion attackers only);
-    threads: torch intra-op threads (0: torch's default; 1 suits per-packet calls)."""
+    DDIM grid); receiver: classifier | diffsem | ediffsem; attackers: Eve's ensemble
+    (default: every attacker of :data:`ATTACKERS` whose checkpoint ships, ``direct`` first;
+    an explicit ``direct`` without its checkpoint is an error); send_tprime: put t' in the
+    header (false: a protocol that hides it; receivers derive it from their own SNR
+    estimate); threads: torch intra-op threads (0: torch's default; 1 suits per-packet
+    calls)."""
 
     dataset: Literal["mnist", "fashion", "cifar10-partial"] = "mnist"
     tstar: int = 200
     receiver: Literal["classifier", "diffsem", "ediffsem"] = "ediffsem"
-    attacker: Literal["conv", "mlp", "direct"] = "conv"
-    judge: Literal["cnn", "mlp"] = "cnn"
+    attackers: tuple[Literal[ATTACKERS], ...] | None = None  # type: ignore[valid-type]
+    send_tprime: bool = True
     checkpoint_dir: str | None = None
     threads: int = 1
 
@@ -68,6 +77,26 @@ class Options:
         check(0 <= self.tstar < T, "tstar", self.tstar,
               f"must be in 0..{T - 1} (T = {T}, from the checkpoint's config)")
         check(self.threads >= 0, "threads", self.threads, "must be >= 0")
+        if self.attackers is None:
+            object.__setattr__(self, "attackers", tuple(
+                a for a in ATTACKERS if a != "direct" or _has_direct(self)))
+        check(len(self.attackers) > 0, "attackers", list(self.attackers),
+              "name at least one attacker")
+        check(len(set(self.attackers)) == len(self.attackers), "attackers",
+              list(self.attackers), "each attacker at most once")
+
+
+def _has_direct(options: Options) -> bool:
+    from semsim.models.diffsem.checkpoints import direct_attacker_name
+    from semsim.models.manifests import CHECKPOINT_DIR
+
+    folder = Path(options.checkpoint_dir) if options.checkpoint_dir else CHECKPOINT_DIR
+    return (folder / f"{direct_attacker_name(options.dataset)}.json").is_file()
+
+
+def attackers(options: Options) -> tuple[str, ...]:
+    """The attackers every Eve runs unless ``eves[i].attackers`` narrows them."""
+    return tuple(options.attackers or ())
 
 
 class DiffSemCodec(BatchedDecode):
@@ -90,10 +119,11 @@ class DiffSemCodec(BatchedDecode):
                               with_baselines=False)
         self.system = loaded.system
         self.direct = loaded.direct
-        if options.attacker == "direct" and self.direct is None:
-            raise ScenarioError("codec.options.attacker", "needs the checkpoint "
-                                f"diffsem-{options.dataset}-eve-direct (train it: `semsim "
-                                "train diffsem --stage direct --stage ship`)", "direct")
+        if "direct" in options.attackers and self.direct is None:
+            raise ScenarioError("codec.options.attackers", "attacker 'direct' needs the "
+                                f"checkpoint diffsem-{options.dataset}-eve-direct (train it: "
+                                "`semsim train diffsem --stage direct --stage ship`)",
+                                list(options.attackers))
         cfg = loaded.config
         check(options.tstar < cfg.T, "tstar", options.tstar, f"must be < T = {cfg.T}")
         self.image_shape = (cfg.img_ch, cfg.img_size, cfg.img_size)
@@ -136,11 +166,13 @@ class DiffSemCodec(BatchedDecode):
                             truth={"image": images, "label": int(sources["labels"][0])})
 
     def decode_many(self, txs: Sequence[Transmission], received: Sequence[np.ndarray],
-                    snr_est_db: Sequence[np.ndarray], roles: Sequence[str]
+                    snr_est_db: Sequence[np.ndarray], roles: Sequence[str],
+                    attackers: Sequence[Sequence[str] | None] | None = None
                     ) -> list[dict[str, np.ndarray]]:
         """The primary interface. P packets x R receivers in one batch: ``decode_bob`` over
-        every Bob row, ``decode_eve`` over every Eve row (each row with its own packet's
-        t*, t' and label)."""
+        every Bob row, ``attack`` over the Eve rows (grouped by their attacker lists; each
+        row with its own packet's t*, t' and label). ``attackers``: per receiver (R,), the
+        Eve's list (None: the codec's ``attackers``)."""
         import torch
 
         from semsim.models.metrics import psnr, ssim
@@ -148,29 +180,49 @@ class DiffSemCodec(BatchedDecode):
         rows = RowLayout.of(len(txs), roles)
         packet, bob, eve = rows.packet, rows.bob, rows.eve
         y = torch.as_tensor(np.concatenate(received), dtype=torch.float32, device=self.device)
+        est = torch.as_tensor(np.concatenate(snr_est_db), dtype=torch.float32)
         header = {k: torch.as_tensor([t.header[k] for t in txs], dtype=torch.long)[packet]
                   for k in ("tstar", "tprime")}
-        n = len(packet)
+        if not self.options.send_tprime:  # every receiver: t' from its own SNR estimate
+            del header["tprime"]
+        n, everyone = len(packet), tuple(self.options.attackers)
         out = {"label": np.array([t.truth["label"] for t in txs], dtype=float)[packet],
-               **{k: np.full(n, np.nan) for k in ("pred", "passes", "psnr_db", "ssim")}}
+               **{k: np.full(n, np.nan) for k in ("pred", "passes", "leak_any")},
+               **{f"correct_{a}": np.full(n, np.nan) for a in everyone},
+               **{k: np.full(n, np.nan) for inv in _inversions(everyone)
+                  for k in (f"psnr_{inv}_db", f"ssim_{inv}")}}
         if bob.size:
             heard = self.system.decode_bob(y[bob], {k: v[bob] for k, v in header.items()},
-                                           method=self.options.receiver)
+                                           method=self.options.receiver, snr_est_db=est[bob])
             out["pred"][bob] = to_numpy(heard["logits"].argmax(1))
             if "passes" in heard:
                 out["passes"][bob] = to_numpy(heard["passes"])
-        if eve.size:
-            heard = self.system.decode_eve(y[eve], {k: v[eve] for k, v in header.items()},
-                                           attacker=self.options.attacker,
-                                           judge=self.options.judge, direct=self.direct)
-            out["pred"][eve] = to_numpy(heard["logits"].argmax(1))
-            if "images" in heard:
-                images = torch.cat([t.truth["image"] for t in txs]).to(self.device)
-                image = images[torch.as_tensor(packet[eve])]
-                out["psnr_db"][eve] = to_numpy(psnr(heard["images"], image))
-                out["ssim"][eve] = to_numpy(ssim(heard["images"], image))
-        out["correct"] = (out["pred"] == out["label"]).astype(np.float64)
+        labels = out["label"]
+        images = torch.cat([t.truth["image"] for t in txs]).to(self.device)
+        lists = [tuple(everyone if a is None else a) for a in (attackers or [None] * len(roles))]
+        for names in dict.fromkeys(lists[r] for r in rows.receiver[eve]):
+            sel = eve[[lists[r] == names for r in rows.receiver[eve]]]
+            hdr = {k: v[sel] for k, v in header.items()}
+            heard = self.system.attack(y[sel], hdr, names, direct=self.direct,
+                                       snr_est_db=est[sel])
+            for a in names:
+                pred = to_numpy(heard[f"logits_{a}"].argmax(1))
+                out[f"correct_{a}"][sel] = (pred == labels[sel]).astype(np.float64)
+                if a == names[0]:
+                    out["pred"][sel] = pred
+            out["leak_any"][sel] = np.max([out[f"correct_{a}"][sel] for a in names], axis=0)
+            for inv in _inversions(names):
+                image = images[torch.as_tensor(packet[sel])]
+                out[f"psnr_{inv}_db"][sel] = to_numpy(psnr(heard[f"images_{inv}"], image))
+                out[f"ssim_{inv}"][sel] = to_numpy(ssim(heard[f"images_{inv}"], image))
+        out["correct"] = np.where(np.isnan(out["pred"]), np.nan,
+                                  (out["pred"] == labels).astype(np.float64))
         return rows.split(out)
+
+
+def _inversions(names: Sequence[str]) -> list[str]:
+    """The inversion nets the attackers ``names`` use (conv, mlp), in order."""
+    return list(dict.fromkeys(a.split("_")[0] for a in names if a != "direct"))
 
 
 def build(options: Options, *, seed_sequence: np.random.SeedSequence | None = None,

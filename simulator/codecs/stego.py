@@ -4,9 +4,11 @@ over the system's batched verbs (``prepare``, ``send``, ``decode_bob``, ``decode
 Alice hides the source image (the *private* image) inside a *host* image that she draws
 from the host dataset of the chosen setting (her own seeded stream), and transmits only
 the container z_c. Bob inverts the INN (l_hat = zeros by default) and decodes the private
-image; each Eve decodes what she hears with the public DeepJSCC decoder (naive) and with
-her model-inversion network (MIA). Every output is scored against both the private and the
-host image (PSNR in dB with peak 1, SSIM with a 7-pixel Gaussian window).
+image; each Eve runs the attacker ensemble :data:`ATTACKERS` (``attackers`` narrows it
+scenario-wide, ``eves[i].attackers`` per Eve): ``naive`` decodes what she hears with the
+public DeepJSCC decoder, ``mia`` with her model-inversion network (trained against the
+public encoder). Every output is scored against both the private and the host image (PSNR
+in dB with peak 1, SSIM with a 7-pixel Gaussian window).
 
 Symbol scaling: the container is sent as it is, complex symbols of unit average power
 packed as reals, with ``power_per_real = COMPLEX_UNIT_POWER`` (1/2) in its Transmission;
@@ -16,6 +18,8 @@ Metric columns (per receiver; NaN where a column does not apply to the role):
 ``psnr_private_db``, ``ssim_private``, ``psnr_host_db``, ``ssim_host`` score the
 receiver's main output (Bob: revealed private image; Eve: naive decoding);
 ``mia_psnr_private_db``, ``mia_ssim_private``, ``mia_ssim_host`` score Eve's MIA output.
+An Eve's leakage is her SSIM to the private image; her worst attacker the one with the
+higher mean.
 """
 
 from __future__ import annotations
@@ -35,8 +39,12 @@ from semsim.simulator.codecs.base import (
     to_numpy,
 )
 from semsim.simulator.errors import ScenarioError, check
+from semsim.simulator.names import check_name
 
-__all__ = ["Options", "StegoCodec", "build"]
+__all__ = ["ATTACKERS", "Options", "StegoCodec", "attackers", "build"]
+
+#: Eve's attackers: naive decoding and model inversion
+ATTACKERS = ("naive", "mia")
 
 
 @dataclass(frozen=True)
@@ -44,8 +52,9 @@ class Options:
     """setting: private/host datasets and codec (``models.stego.SETTINGS``); checkpoint:
     stego checkpoint name (None: the setting's default); host_split: which split Alice
     draws hosts from; l_hat: Bob's guess of the lost INN output (zeros | gaussian);
-    mia: run Eve's model-inversion attack too; threads: torch intra-op threads (0: torch's
-    default; 1 suits per-packet calls)."""
+    attackers: Eve's ensemble (default both; ``mia`` needs the setting's inversion
+    checkpoint); threads: torch intra-op threads (0: torch's default; 1 suits per-packet
+    calls)."""
 
     setting: Literal["mnist-in-fashion", "fashion", "mnist", "cifar10"] = "mnist-in-fashion"
     checkpoint: str | None = None
@@ -53,11 +62,22 @@ class Options:
     host_split: Literal["train", "test"] = "test"
     data_dir: str | None = None
     l_hat: Literal["zeros", "gaussian"] = "zeros"
-    mia: bool = True
+    attackers: tuple[Literal[ATTACKERS], ...] = ATTACKERS  # type: ignore[valid-type]
     threads: int = 1
 
     def __post_init__(self) -> None:
         check(self.threads >= 0, "threads", self.threads, "must be >= 0")
+        check(len(self.attackers) > 0, "attackers", list(self.attackers),
+              "name at least one attacker")
+        check(len(set(self.attackers)) == len(self.attackers), "attackers",
+              list(self.attackers), "each attacker at most once")
+        if self.checkpoint is not None:
+            check_name(self.checkpoint, "checkpoint")
+
+
+def attackers(options: Options) -> tuple[str, ...]:
+    """The attackers every Eve runs unless ``eves[i].attackers`` narrows them."""
+    return tuple(options.attackers)
 
 
 class StegoCodec(BatchedDecode):
@@ -80,7 +100,13 @@ class StegoCodec(BatchedDecode):
         self.device = device
         setting = SETTINGS[options.setting]
         self.system = load_stego(options.setting, options.checkpoint_dir, device=device,
-                                 with_mia=options.mia, name=options.checkpoint)
+                                 with_mia="mia" in options.attackers, name=options.checkpoint)
+        if "mia" in options.attackers and self.system.inversion is None:
+            raise ScenarioError("codec.options.attackers", "Eve's model-inversion checkpoint "
+                                f"{setting.mia!r} is missing, so her MIA columns would be all "
+                                "NaN (overstating secrecy): train it (semsim train stego-mia "
+                                f"--jscc {setting.jscc}) or use attackers: [naive]",
+                                list(options.attackers))
         self.system.l_hat_mode = options.l_hat
         self.hosts = load_dataset(setting.host, options.host_split, options.data_dir).images
         self.private_shape = self.system.image_shape
@@ -124,11 +150,13 @@ class StegoCodec(BatchedDecode):
                             truth={"private": private, "host": self.hosts[h:h + 1]})
 
     def decode_many(self, txs: Sequence[Transmission], received: Sequence[np.ndarray],
-                    snr_est_db: Sequence[np.ndarray], roles: Sequence[str]
+                    snr_est_db: Sequence[np.ndarray], roles: Sequence[str],
+                    attackers: Sequence[Sequence[str] | None] | None = None
                     ) -> list[dict[str, np.ndarray]]:
         """The primary interface. P packets x R receivers in one batch: ``decode_bob`` over
         every Bob row, ``decode_eve`` over every Eve row, each scored against its own
-        packet's private and host image."""
+        packet's private and host image. ``attackers``: per receiver (R,), the Eve's list
+        (None: the codec's ``attackers``); an attacker she does not run leaves NaN."""
         import torch
 
         from semsim.models.metrics import psnr, ssim
@@ -146,16 +174,26 @@ class StegoCodec(BatchedDecode):
         if eve.size:
             heard = self.system.decode_eve(y[eve])
             images[eve], mia = heard["images"], heard.get("mia")
+        n = len(rows.packet)
         out = {"psnr_private_db": to_numpy(psnr(images, private)),
                "ssim_private": to_numpy(ssim(images, private)),
                "psnr_host_db": to_numpy(psnr(images, host)),
                "ssim_host": to_numpy(ssim(images, host)),
-               **{k: np.full(len(rows.packet), np.nan) for k in (
+               **{k: np.full(n, np.nan) for k in (
                    "mia_psnr_private_db", "mia_ssim_private", "mia_ssim_host")}}
         if mia is not None:
             out["mia_psnr_private_db"][eve] = to_numpy(psnr(mia, private[eve]))
             out["mia_ssim_private"][eve] = to_numpy(ssim(mia, private[eve]))
             out["mia_ssim_host"][eve] = to_numpy(ssim(mia, host[eve]))
+        everyone = tuple(self.options.attackers)
+        lists = [tuple(everyone if a is None else a) for a in (attackers or [None] * len(roles))]
+        for name, columns in (("naive", ("psnr_private_db", "ssim_private", "psnr_host_db",
+                                         "ssim_host")),
+                              ("mia", ("mia_psnr_private_db", "mia_ssim_private",
+                                       "mia_ssim_host"))):
+            skip = eve[[name not in lists[r] for r in rows.receiver[eve]]]
+            for c in columns:
+                out[c][skip] = np.nan
         return rows.split(out)
 
 

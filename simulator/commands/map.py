@@ -71,7 +71,7 @@ def cmd_map(args: argparse.Namespace) -> int:
 
     from semsim.models.common.provenance import atomic_write_bytes
     from semsim.simulator.commands.progress import Progress
-    from semsim.simulator.commands.sim import _attacker_name, _out_dir
+    from semsim.simulator.commands.sim import _out_dir
     from semsim.simulator.engine import run_replicas
     from semsim.simulator.errors import ScenarioError
     from semsim.simulator.leakage_map import cell_table, grid_axis, grid_scenario
@@ -95,7 +95,7 @@ def cmd_map(args: argparse.Namespace) -> int:
         run_replicas(scenario, run_dir, seed, replicas=todo, device=args.device,
                      progress=bar.update)
     df = read_finished(run_dir)[0]
-    cells, worst = cell_table(df, _attacker_name(run_dir))
+    cells, worst = cell_table(df)
     out = run_dir / "map"
     out.mkdir(exist_ok=True)
     buf = io.BytesIO()

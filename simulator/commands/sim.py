@@ -15,8 +15,28 @@ from semsim.simulator.commands.progress import Progress
 __all__ = ["cmd_report", "cmd_run", "cmd_sweep", "cmd_validate", "register"]
 
 
+#: the scenario ``semsim run`` / ``validate`` / ``sweep`` use when none is given
+DEFAULT_SCENARIO = Path("scenarios") / "default.yaml"
+
+
+def default_scenario() -> Path:
+    """``scenarios/default.yaml`` of the working directory, else of this source tree."""
+    here = Path.cwd() / DEFAULT_SCENARIO
+    if here.is_file():
+        return here
+    tree = Path(__file__).resolve().parents[2] / DEFAULT_SCENARIO
+    if tree.is_file():
+        return tree
+    from semsim.simulator.errors import ScenarioError
+
+    raise ScenarioError("scenario", f"no scenario given and no {DEFAULT_SCENARIO} here or in "
+                        f"the source tree ({tree.parent}): pass a scenario file")
+
+
 def _add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("scenario", help="scenario YAML file (e.g. scenarios/default.yaml)")
+    p.add_argument("scenario", nargs="?", default=None,
+                   help="scenario YAML file (default: scenarios/default.yaml, the DiffSem "
+                        "mission scenario)")
     p.add_argument("--set", dest="overrides", action="append", default=[],
                    metavar="KEY.PATH=VALUE",
                    help="override a scenario value (YAML syntax), e.g. --set run.seed=3 "
@@ -84,6 +104,8 @@ def register(subparsers) -> None:
 def _load(args):
     from semsim.simulator.scenario import load_scenario
 
+    if args.scenario is None:
+        args.scenario = str(default_scenario())
     return load_scenario(args.scenario, args.overrides)
 
 
@@ -209,8 +231,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     out.mkdir()
     table.to_csv(out / "means.csv", index=False)
     png = plot_run(df, out / "timeseries.png", metric)
-    page = write_report(df, out, title=f"semsim run {run_dir.name}",
-                        attacker=_attacker_name(run_dir))
+    page = write_report(df, out, title=f"semsim run {run_dir.name}")
     wide = table.assign(value=[f"{m:.4g} [{lo:.4g}, {hi:.4g}]" for m, lo, hi in
                                zip(table["mean"], table.ci_low, table.ci_high, strict=True)])
     with pd.option_context("display.width", 200, "display.max_columns", 50):
@@ -226,28 +247,18 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _attacker_name(run_dir: Path) -> str:
-    """The scenario's attacker option (config.yaml), for naming a single leakage column."""
-    import yaml
-
-    try:
-        cfg = yaml.safe_load((run_dir / "config.yaml").read_text())
-        return str(cfg["codec"]["options"].get("attacker") or "attacker")
-    except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError):
-        return "attacker"
-
-
 def print_run_summary(run_dir: Path, df) -> None:
     """The per-receiver summary (accuracy, worst-case leakage naming its attacker, secrecy
     outage, with intervals) on stdout."""
     from semsim.simulator.leakage import summary_table
 
-    table = summary_table(df, _attacker_name(run_dir))
+    table = summary_table(df)
     keep = table[table.metric.isin(["accuracy", "leakage (worst case)", "secrecy outage",
-                                    "m_psnr_db", "m_ssim_private", "m_ssim_host"])]
-    print("receiver      metric                 attacker   value   95 % interval")
+                                    "SSIM to private (worst case)", "m_psnr_db",
+                                    "m_ssim_private"])]
+    print("receiver      metric                        attacker   value   95 % interval")
     for r in keep.itertuples():
-        print(f"{r.node:<13} {r.metric:<22} {r.attacker:<10} {r.value:6.3f}   "
+        print(f"{r.node:<13} {r.metric:<29} {r.attacker:<10} {r.value:6.3f}   "
               f"[{r.ci_low:.3f}, {r.ci_high:.3f}] ({r.interval})")
 
 
@@ -311,6 +322,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                             "--backend ray", args.backend)
     axes = [parse_axis(a) for a in args.axis]
     out = _out_dir(args.out)
+    if args.scenario is None:
+        args.scenario = str(default_scenario())
     plan = plan_sweep(args.scenario, axes, out, replicas=args.replicas, seed=_seed(args.seed),
                       overrides=args.overrides)
     sweep_id = (check_name(args.sweep_id, "--sweep-id") if args.sweep_id

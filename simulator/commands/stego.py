@@ -18,6 +18,16 @@ _SETTINGS = ("mnist-in-fashion", "fashion", "mnist", "cifar10")
 _JSCC = ("jscc-gray28", "jscc-cifar10")
 
 
+def checkpoint_name(value: str) -> str:
+    """argparse type of a checkpoint name: the folder-name rule (so it stays in its folder)."""
+    from semsim.models.common.names import name_problem
+
+    problem = name_problem(value)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(f"{value[:120]!r}: {problem}")
+    return value
+
+
 def _common(p: argparse.ArgumentParser, out_help: str) -> None:
     p.add_argument("--data-dir", default=None, help="datasets folder (default: ../shared/data)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
@@ -250,7 +260,8 @@ def add_train_commands(train_subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="Bob fine-tunes his own copy of the DeepJSCC decoder (default: yes)",
     )
-    p.add_argument("--name", default=None, help="checkpoint name (default stego-SETTING-lam3-X)")
+    p.add_argument("--name", default=None, type=checkpoint_name,
+                   help="checkpoint name (default stego-SETTING-lam3-X)")
     p.add_argument("--eval-pairs", type=int, default=None, help="test pairs for the manifest")
     _train_common(p)
     p.set_defaults(func=_cmd_stego)
@@ -260,7 +271,8 @@ def add_train_commands(train_subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--jscc", default="jscc-gray28", choices=_JSCC)
     p.add_argument("--hidden", type=int, default=None, help="inversion net width (512)")
-    p.add_argument("--name", default=None, help="checkpoint name (default stego-mia-<codec>)")
+    p.add_argument("--name", default=None, type=checkpoint_name,
+                   help="checkpoint name (default stego-mia-<codec>)")
     _train_common(p)
     p.set_defaults(func=_cmd_mia)
 
@@ -278,7 +290,8 @@ def add_eval_commands(eval_subparsers: argparse._SubParsersAction) -> None:
         default=[2.0],
         help="which shipped stego checkpoints (by lambda3) to evaluate",
     )
-    p.add_argument("--names", nargs="+", default=None, help="explicit stego checkpoint names")
+    p.add_argument("--names", nargs="+", default=None, type=checkpoint_name,
+                   help="explicit stego checkpoint names")
     p.add_argument("--snr", type=float, default=15.0, help="AWGN SNR of Bob's and Eve's links")
     p.add_argument("--eve-snr", type=float, default=None, help="Eve's SNR (default: --snr)")
     p.add_argument("--channel", default="awgn", choices=("awgn", "rayleigh"))

@@ -43,6 +43,32 @@ def test_errors_are_named(tmp_path):
         C.load_checkpoint(tmp_path, "t", {"net": _net(0)})
 
 
+@pytest.mark.parametrize("text, match", [
+    ("[1, 2]", "is a JSON list, not an object"),
+    ('{"config": {}}', "'sha256' is missing"),
+    ('{"config": {}, "sha256": "abc"}', "not a 64-digit hex digest"),
+    ('{"sha256": "' + "0" * 64 + '"}', "'config' is missing"),
+    ('{"sha256": "' + "0" * 64 + '", "config": [1]}', "'config' is missing or not an object"),
+    ("{not json", "is not valid JSON"),
+])
+def test_a_damaged_manifest_is_named(tmp_path, text, match):
+    (tmp_path / "t.json").write_text(text)
+    with pytest.raises(C.CheckpointError, match=match):
+        C.read_manifest(tmp_path, "t")
+    with pytest.raises(C.CheckpointError, match=match):
+        C.load_checkpoint(tmp_path, "t", {"net": _net(0)})
+
+
+@pytest.mark.parametrize("name", ["../x", "/abs", "a/b", ".x", "", "a" * 101])
+def test_checkpoint_names_stay_in_their_folder(tmp_path, name):
+    with pytest.raises(C.CheckpointError, match="checkpoint name"):
+        C.save_checkpoint(tmp_path / "d", name, {"net": _net(0)}, config={}, metrics={},
+                          seed=0, data_sha256={})
+    with pytest.raises(C.CheckpointError, match="checkpoint name"):
+        C.read_manifest(tmp_path, name)
+    assert not (tmp_path / "d").exists()
+
+
 def test_training_state_round_trip(tmp_path):
     net = _net(0)
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)

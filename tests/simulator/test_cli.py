@@ -29,6 +29,17 @@ def test_out_of_range_training_config_is_exit_2(tmp_path, capsys):
     assert not work.exists()  # refused before anything was written
 
 
+@pytest.mark.parametrize("family", ["stego", "stego-mia"])
+@pytest.mark.parametrize("name", ["../escape", "/abs/x", "a" * 101])
+def test_training_names_stay_in_the_checkpoint_folder(tmp_path, capsys, family, name):
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", family, "--name", name, "--epochs", "1",
+              "--checkpoint-dir", str(tmp_path / "ck")])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "argument --name" in err and "Traceback" not in err
+    assert not (tmp_path / "ck").exists() and not (tmp_path / "escape").exists()
+
+
 def test_programming_errors_still_raise(monkeypatch):
     import semsim.models.diffsem.evaluation as ev
 

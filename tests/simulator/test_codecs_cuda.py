@@ -15,15 +15,16 @@ from semsim.simulator.trace import read_traces
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
 
-@pytest.mark.parametrize("receiver,attacker", [("ediffsem", "conv"), ("diffsem", "direct")])
-def test_engine_on_cuda_matches_cpu(tmp_path, data_dir, receiver, attacker):
+@pytest.mark.parametrize("receiver,attackers", [("ediffsem", ["conv_cnn"]),
+                                                ("diffsem", None)])
+def test_engine_on_cuda_matches_cpu(tmp_path, data_dir, receiver, attackers):
     traces = {}
     for device in ("cpu", "cuda"):
         sc = diffsem_scenario(run={"num_packets": 60},
                               codec={"device": device, "decode_batch_packets": 20,
                                      "encode_batch_packets": 8 if device == "cuda" else 1,
                                      "options": {"tstar": 240, "receiver": receiver,
-                                                 "attacker": attacker}})
+                                                 "attackers": attackers}})
         out = tmp_path / device
         run_scenario(sc, out, write_metadata=False)
         traces[device] = read_traces(out).sort_values(["packet_id", "node"])

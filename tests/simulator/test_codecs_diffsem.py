@@ -75,9 +75,17 @@ def test_run_header_roles_and_leakage(tmp_path, data_dir):
     want = select_tprime(torch.full((len(bob),), 100), est)
     np.testing.assert_array_equal(bob.h_tprime.values, want.numpy())  # Alice used the estimate
     assert bob.m_correct.mean() >= 0.7 and (bob.m_passes >= 1).all()
-    assert bob.m_ssim.isna().all() and eve.m_ssim.between(-1, 1).all()
+    for inv in ("conv", "mlp"):
+        assert bob[f"m_ssim_{inv}"].isna().all() and eve[f"m_ssim_{inv}"].between(-1, 1).all()
     assert set(df.m_correct.unique()) <= {0.0, 1.0}
     assert (df.m_label == df.m_label.round()).all()
+    from semsim.models.diffsem.config import ATTACKERS
+
+    per = eve[[f"m_correct_{a}" for a in ATTACKERS]]
+    assert bob[per.columns].isna().all().all() and per.isin([0.0, 1.0]).all().all()
+    # the first attacker (direct) is m_correct; leak_any is the max over the ensemble
+    np.testing.assert_array_equal(eve.m_correct, eve.m_correct_direct)
+    np.testing.assert_array_equal(eve.m_leak_any, per.max(axis=1))
 
 
 @pytest.mark.parametrize("patch, path", [
@@ -137,12 +145,12 @@ def test_prepared_encode_equals_the_plain_encode(codec, data_dir):
 
 
 def test_direct_attacker_through_the_engine_convention(data_dir):
-    """attacker: direct classifies Eve's rows from y itself; through the engine's channel
-    convention it scores like the model's own link, and makes no image (SSIM NaN)."""
+    """The direct attacker classifies Eve's rows from y itself; through the engine's channel
+    convention it scores like the model's own link, and makes no image."""
     from semsim.models.data import load_dataset
 
     mod = CODECS.module("diffsem")
-    codec = mod.build(mod.Options(tstar=150, attacker="direct"),
+    codec = mod.build(mod.Options(tstar=150, attackers=("direct",)),
                       seed_sequence=np.random.SeedSequence(5), device="cpu")
     data = load_dataset("mnist", "test", data_dir)
     images, labels = data.images[:400], data.labels[:400]
@@ -158,7 +166,8 @@ def test_direct_attacker_through_the_engine_convention(data_dir):
                                  np.full(1, 1 / db_to_lin(snr_db)), z))
     outs = codec.decode_many(txs, rxs, [np.array([snr_db])] * len(txs), ["eve"])
     acc_engine = float(np.mean([o["correct"][0] for o in outs]))
-    assert all(np.isnan(o["ssim"][0]) and np.isnan(o["psnr_db"][0]) for o in outs)
+    assert all(set(o) == {"label", "pred", "passes", "leak_any", "correct_direct", "correct"}
+               for o in outs)  # no inversion ran, so no image columns
     system, direct = codec.system, codec.direct
     tstar = torch.full((len(images),), 150)
     y = system.link(system.encoder(images), tstar, torch.full((len(images),), snr_db),
@@ -168,15 +177,21 @@ def test_direct_attacker_through_the_engine_convention(data_dir):
     assert acc_model > 0.5 and abs(acc_engine - acc_model) < 0.08, (acc_engine, acc_model)
 
 
-def test_direct_attacker_without_checkpoint_is_a_named_error(tmp_path):
+def test_direct_attacker_without_checkpoint(tmp_path):
+    """Without the direct checkpoint the default ensemble leaves direct out (the inversion
+    attackers remain); naming it explicitly is a named error."""
     from semsim.models.checkpoint import CHECKPOINT_DIR
 
     for f in ("diffsem-mnist.json", "diffsem-mnist.safetensors"):
         (tmp_path / f).write_bytes((CHECKPOINT_DIR / f).read_bytes())
     mod = CODECS.module("diffsem")
+    assert mod.Options(checkpoint_dir=str(tmp_path)).attackers == (
+        "conv_cnn", "conv_mlp", "mlp_cnn", "mlp_mlp")
+    assert mod.Options().attackers[0] == "direct"  # shipped: the whole ensemble
     with pytest.raises(ScenarioError, match="eve-direct") as err:
-        mod.build(mod.Options(attacker="direct", checkpoint_dir=str(tmp_path)), device="cpu")
-    assert "codec.options.attacker" in str(err.value)
+        mod.build(mod.Options(attackers=("direct",), checkpoint_dir=str(tmp_path)),
+                  device="cpu")
+    assert "codec.options.attackers" in str(err.value)
 
 
 def test_replicas_batched_together_give_the_same_traces(tmp_path, data_dir):

@@ -122,7 +122,8 @@ def test_batched_encoding_gives_the_same_trace(tmp_path, data_dir):
 
 def test_missing_checkpoint_is_a_named_error_and_writes_nothing(tmp_path, capsys):
     sc = stego_scenario(codec={"options": {"checkpoint_dir": str(tmp_path / "none")}})
-    with pytest.raises(ScenarioError, match=r"^codec: cannot build codec 'stego'.*not found"):
+    with pytest.raises(ScenarioError, match=r"^codec.options.checkpoint_dir: cannot build "
+                       r"codec 'stego'.*not found"):
         run_scenario(sc, tmp_path / "run")
     assert not (tmp_path / "run").exists()  # a failed start leaves no half run folder
     path = tmp_path / "s.yaml"
@@ -131,6 +132,54 @@ def test_missing_checkpoint_is_a_named_error_and_writes_nothing(tmp_path, capsys
     assert "jscc-gray28.json not found" in capsys.readouterr().err
     err = ScenarioError("codec", "x", 3, "y")  # crosses process boundaries (sweep workers)
     assert str(pickle.loads(pickle.dumps(err))) == str(err)
+
+
+def test_mia_without_its_checkpoint_is_a_named_error(tmp_path, data_dir, capsys):
+    """The mia attacker with Eve's inversion checkpoint missing would write all-NaN MIA
+    columns (rc 0, secrecy overstated): a named error instead; attackers: [naive] runs."""
+    from semsim.models.checkpoint import CHECKPOINT_DIR
+    from semsim.models.stego.config import SETTINGS
+
+    setting = SETTINGS["mnist-in-fashion"]
+    ckpt = tmp_path / "ckpt"
+    ckpt.mkdir()
+    for name in (setting.jscc, setting.default):
+        for ext in (".json", ".safetensors"):
+            (ckpt / f"{name}{ext}").symlink_to(CHECKPOINT_DIR / f"{name}{ext}")
+    opts = {"checkpoint_dir": str(ckpt), "data_dir": str(data_dir)}
+    sc = stego_scenario(codec={"options": opts}, source={"options": {"data_dir": str(data_dir)}},
+                        run={"num_packets": 2})
+    with pytest.raises(ScenarioError) as err:
+        run_scenario(sc, tmp_path / "run")
+    assert err.value.path == "codec.options.attackers" and setting.mia in err.value.message
+    assert not (tmp_path / "run").exists()
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(scenario_to_dict(sc)))
+    assert main(["run", str(path), "--out", str(tmp_path / "out"), "--no-progress"]) == 2
+    assert "codec.options.attackers" in capsys.readouterr().err
+    sc = stego_scenario(codec={"options": {**opts, "attackers": ["naive"]}},
+                        source={"options": {"data_dir": str(data_dir)}}, run={"num_packets": 2})
+    df = pd.read_parquet(run_scenario(sc, tmp_path / "nomia").run_dir / "traces")
+    assert df.m_mia_ssim_private.isna().all() and df.m_ssim_private.notna().all()
+
+
+def test_data_errors_name_the_data_dir_key(tmp_path, data_dir):
+    sc = stego_scenario(codec={"options": {"data_dir": str(tmp_path / "nodata")}},
+                        source={"options": {"data_dir": str(data_dir)}})
+    with pytest.raises(ScenarioError) as err:
+        run_scenario(sc, tmp_path / "a")
+    assert err.value.path == "codec.options.data_dir"
+    sc = stego_scenario(source={"options": {"data_dir": str(tmp_path / "nodata")}})
+    with pytest.raises(ScenarioError) as err:
+        run_scenario(sc, tmp_path / "b")
+    assert err.value.path == "source.options.data_dir"
+
+
+@pytest.mark.parametrize("name", ["../x", "/abs/x", ".hidden", "a" * 101])
+def test_unsafe_checkpoint_names_are_refused(name):
+    with pytest.raises(ScenarioError) as err:
+        stego_scenario(codec={"options": {"checkpoint": name}})
+    assert err.value.path == "codec.options.checkpoint"
 
 
 def test_batch_replicas_keeps_stego_replicas_apart(tmp_path, data_dir):

@@ -11,7 +11,7 @@ SCENARIOS = sorted((Path(__file__).resolve().parents[2] / "scenarios").glob("*.y
 
 def test_required_examples_exist():
     names = {p.stem for p in SCENARIOS}
-    assert {"default", "eves_walk_past", "vehicular", "many_eves"} <= names
+    assert {"default", "reference", "eves_walk_past", "vehicular", "many_eves"} <= names
     assert len(load_scenario(SCENARIOS[0].parent / "many_eves.yaml").eves) >= 8
     veh = load_scenario(SCENARIOS[0].parent / "vehicular.yaml")
     assert veh.bob.mobility.speed_mps * veh.link.carrier_hz / 3e8 > 300  # high Doppler

@@ -11,7 +11,7 @@ from semsim.simulator.scenario import (
     scenario_to_dict,
 )
 
-DEFAULT = Path(__file__).resolve().parents[2] / "scenarios" / "default.yaml"
+DEFAULT = Path(__file__).resolve().parents[2] / "scenarios" / "reference.yaml"
 
 
 def _error(tmp_path, text, overrides=()):

@@ -281,7 +281,7 @@ def test_merge_keys_and_anchors_still_work(tmp_path):
 def test_malformed_override_paths_are_refused(item):
     with pytest.raises(ScenarioError) as err:
         apply_overrides({"run": {}, "eves": [{}]}, [item])
-    assert err.value.path == item.split("=", 1)[0].strip()
+    assert err.value.path == (item.split("=", 1)[0].strip() or "--set")
     assert "malformed override path" in err.value.message
 
 

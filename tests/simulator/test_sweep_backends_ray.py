@@ -66,7 +66,10 @@ def test_ray_resumes_and_reuses_a_running_cluster(cluster, scenario_file, tmp_pa
     assert run_sweep(plan, backend="ray") == {"run": 1, "skipped": 3}
     after = (tmp_path / "sw" / "p001" / "traces" / "r000-p00000.parquet").stat().st_mtime_ns
     assert before == after  # done tasks are not rewritten
-    assert set(collect(plan).n) == {2}
+    summary = collect(plan)
+    assert set(summary[summary.ci_over == "replicas"].n) == {2}  # both replicas, every point
+    pooled = summary[summary.ci_over == "packets (Wilson)"]
+    assert len(pooled) and len(set(pooled.n)) == 1  # same packet count at every point
 
 
 def test_a_failing_point_is_named_and_finished_tasks_are_kept(cluster, tmp_path, data_dir):

@@ -1,5 +1,6 @@
 import json
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -11,7 +12,13 @@ from semsim.models.common.provenance import atomic_write_bytes
 from semsim.simulator.engine import run_scenario
 from semsim.simulator.errors import ScenarioError
 from semsim.simulator.scenario import parse_scenario
-from semsim.simulator.trace import FIXED_COLUMNS, read_traces
+from semsim.simulator.trace import (
+    FINITE_COLUMNS,
+    FIXED_COLUMNS,
+    TraceValueError,
+    TraceWriter,
+    read_traces,
+)
 
 ARROW = {"string": pa.string(), "int32": pa.int32(), "int64": pa.int64(),
          "float64": pa.float64(), "bool": pa.bool_()}
@@ -85,3 +92,39 @@ def test_a_folder_of_another_run_is_refused(make_scenario, tmp_path):
     with pytest.raises(ScenarioError, match=r"run.num_packets: 40 -> 5"):
         run_scenario(make_scenario(run={"num_packets": 5}), tmp_path)
     assert len(read_traces(tmp_path)) == 120  # nothing of the refused run was written
+
+
+def _run_with(make_scenario, tmp_path, monkeypatch, column, value, packet=3):
+    """A 6-packet run whose trace gets ``value`` in ``column`` at ``packet`` (Bob's row)."""
+    original = TraceWriter.add
+
+    def add(self, event, rows):
+        if event["packet_id"] == packet:
+            if column in rows:
+                rows = {**rows, column: np.where(np.arange(len(rows[column])) == 0, value,
+                                                 rows[column])}
+            else:
+                event = {**event, column: value}
+        original(self, event, rows)
+
+    monkeypatch.setattr(TraceWriter, "add", add)
+    return run_scenario(make_scenario(run={"num_packets": 6}), tmp_path / column)
+
+
+@pytest.mark.parametrize("column,value", [("snr_true_db", np.inf), ("mean_snr_db", np.nan),
+                                          ("rx_x_m", -np.inf), ("snr_est_db", np.inf)])
+def test_non_finite_physics_is_refused_at_write_time(make_scenario, tmp_path, monkeypatch,
+                                                     column, value):
+    assert column in FINITE_COLUMNS
+    with pytest.raises(TraceValueError) as err:
+        _run_with(make_scenario, tmp_path, monkeypatch, column, value)
+    assert err.value.path == column and "packet 3" in err.value.message
+    assert not list((tmp_path / column / "traces").glob("*.parquet"))  # nothing written
+
+
+def test_nan_stays_legal_where_documented(make_scenario, tmp_path, monkeypatch):
+    assert "feedback_age_s" not in FINITE_COLUMNS
+    assert not any(c.startswith(("m_", "h_")) for c in FINITE_COLUMNS)
+    res = _run_with(make_scenario, tmp_path, monkeypatch, "m_mse", np.nan)
+    df = read_traces(tmp_path / "m_mse")
+    assert res.num_rows == 18 and df.feedback_age_s.isna().any() and df.m_mse.isna().sum() == 1

@@ -27,7 +27,10 @@ def _report(tmp_path, scenario, *extra):
 def test_diffsem_report_embeds_every_figure(tmp_path, data_dir, capsys):
     page = _report(tmp_path, GOLDEN / "diffsem.yaml", "--set", "run.num_packets=30")
     out = capsys.readouterr().out
-    assert "leakage (worst case)   conv" in out  # the run's summary names the attacker
+    from semsim.models.diffsem.config import ATTACKERS
+
+    named = re.findall(r"^\w+\s+leakage \(worst case\)\s+(\w+)", out, re.M)
+    assert len(named) == 2 and set(named) <= set(ATTACKERS)  # the summary names them
     text = page.read_text()
     imgs = re.findall(r"<h2>([^<]+)</h2><img alt='[^']*' src='data:image/png;base64,([^']+)'",
                       text)
