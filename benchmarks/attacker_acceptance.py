@@ -10,8 +10,8 @@ is ``--snr-db``); Eves at Bob's place hear the same packets ``--offsets`` dB bel
   (mean of the per-packet difference, normal interval);
 - at offset 0: each attacker's engine leakage beside the offline ``semsim eval diffsem
   --parts judges`` number (:func:`models.diffsem.evaluation.eval_judges`, the adapted
-  judges, the same t* and SNR, the first ``--packets`` test images) and their difference
-  with a two-sample interval (consistent when it holds 0).
+  judges, the same t* and SNR, the same first ``--packets`` test images in the same order)
+  and their per-image paired difference with its interval (consistent when it holds 0).
 
     .venv/bin/python benchmarks/attacker_acceptance.py [--packets 2000] [--tstar 200]
         [--snr-db 5] [--offsets 0,3,6,10]
@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from semsim.models.common.stats import mean_ci, wilson_ci
@@ -54,7 +54,9 @@ def scenario(packets: int, tstar: int, snr_db: float, offsets: list[float], seed
         "codec": {"name": "diffsem", "device": "cpu", "decode_batch_packets": 64,
                   "encode_batch_packets": 64,
                   "options": {"dataset": "mnist", "tstar": tstar, "receiver": "ediffsem"}},
-        "source": {"kind": "dataset", "options": {"name": "mnist", "split": "test"}},
+        # the first ``packets`` test images in order: the offline evaluation's images
+        "source": {"kind": "dataset", "options": {"name": "mnist", "split": "test",
+                                                  "shuffle": False, "limit": packets}},
     }
 
 
@@ -69,30 +71,35 @@ def _power_for(snr_db: float) -> float:
     return snr_db - got
 
 
-def offline(packets: int, tstar: int, snr_db: float) -> dict[str, tuple[float, int]]:
-    """{attacker: (accuracy, n)} of ``eval_judges`` (adapted judges) at (t*, SNR)."""
+def offline(packets: int, tstar: int, snr_db: float) -> dict[str, np.ndarray]:
+    """{attacker: per-image outcomes (packets,)} of the offline evaluation at (t*, SNR):
+    the calls of ``eval_judges`` (adapted judges), whose accuracies are checked equal."""
+    import torch
+
     from semsim.models.data import load_dataset
     from semsim.models.diffsem import load_diffsem
-    from semsim.models.diffsem.evaluation import eval_judges
+    from semsim.models.diffsem.evaluation import eval_judges, test_packets
 
     loaded = load_diffsem("mnist", device="cpu")
+    system = loaded.system
     data = load_dataset("mnist", "test")
-    rows = eval_judges(loaded, data.images[:packets], data.labels[:packets], snr_db, [tstar],
-                       log=lambda *_: None)
+    x, lab = data.images[:packets], data.labels[:packets]
+    rows = eval_judges(loaded, x, lab, snr_db, [tstar], log=lambda *_: None)
     out = {}
-    for r in rows:
-        if r["tstar"] is None or r["judge_set"] not in ("adapted", "none"):
-            continue
-        name = ("direct" if r["attacker"] == "attacker_direct"
-                else f"{r['attacker'].removeprefix('attacker_')}_{r['judge']}")
-        out[name] = (float(r["accuracy"]), int(r["n"]))
-    return out
-
-
-def _two_sample(p1: float, n1: int, p2: float, n2: int) -> tuple[float, float, float]:
-    d = p1 - p2
-    half = 1.96 * math.sqrt(p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2)
-    return d, d - half, d + half
+    with torch.no_grad():
+        _, ye, t, s, _ = test_packets(system, system.encoder(x), tstar, snr_db, 0)
+        out["direct"] = (loaded.direct(ye, t).argmax(1) == lab).numpy()
+        for inv in ("conv", "mlp"):
+            rec = system.invert(ye, t, s, kind=inv, rescaled=True)
+            for judge in ("cnn", "mlp"):
+                out[f"{inv}_{judge}"] = (system.strong_classify(rec, judge).argmax(1)
+                                         == lab).numpy()
+    for r in rows:  # the per-image outcomes are eval_judges' numbers
+        if r["tstar"] is not None and r["judge_set"] in ("adapted", "none"):
+            name = ("direct" if r["attacker"] == "attacker_direct"
+                    else f"{r['attacker'].removeprefix('attacker_')}_{r['judge']}")
+            assert abs(out[name].mean() - r["accuracy"]) < 1e-6, (name, r["accuracy"])
+    return {k: v.astype(float) for k, v in out.items()}
 
 
 def main() -> None:
@@ -141,20 +148,21 @@ def main() -> None:
               f"{100 * diff[0]:+.1f} [{100 * diff[1]:+.1f}, {100 * diff[2]:+.1f}] |")
     if 0.0 in offsets:
         ref = offline(args.packets, args.tstar, args.snr_db)
-        eve = df[df.node == "eve_minus0db"]
-        print("\n| attacker | engine | offline eval | engine - offline (points) | consistent |")
+        eve = df[df.node == "eve_minus0db"].sort_values("packet_id")
+        assert (eve.h_source_index.to_numpy() == np.arange(len(eve))).all()  # same images
+        print("\n| attacker | engine | offline eval | engine - offline, paired (points) | "
+              "consistent |")
         print("|---|---|---|---|---|")
         report["offline"] = {}
         for a in attackers:
-            p, n = float(eve[f"m_correct_{a}"].mean()), len(eve)
-            q, m = ref[a]
-            d = _two_sample(p, n, q, m)
+            mine, theirs = eve[f"m_correct_{a}"].to_numpy(), ref[a]
+            d = mean_ci(mine - theirs)[:3]
             ok = d[1] <= 0 <= d[2]
-            lo_hi = wilson_ci(q * m, m)
-            report["offline"][a] = {"engine": p, "offline": q, "offline_ci": lo_hi[1:],
-                                    "difference_ci": d, "consistent": ok}
-            print(f"| {a} | {p:.3f} | {q:.3f} [{lo_hi[1]:.3f}, {lo_hi[2]:.3f}] | "
-                  f"{100 * d[0]:+.1f} [{100 * d[1]:+.1f}, {100 * d[2]:+.1f}] | "
+            p, q = wilson_ci(mine.sum(), len(mine)), wilson_ci(theirs.sum(), len(theirs))
+            report["offline"][a] = {"engine": p, "offline": q, "paired_difference": d,
+                                    "consistent": ok}
+            print(f"| {a} | {p[0]:.3f} [{p[1]:.3f}, {p[2]:.3f}] | {q[0]:.3f} [{q[1]:.3f}, "
+                  f"{q[2]:.3f}] | {100 * d[0]:+.1f} [{100 * d[1]:+.1f}, {100 * d[2]:+.1f}] | "
                   f"{'yes' if ok else 'NO'} |")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=2, default=float))

@@ -27,7 +27,6 @@ from semsim.simulator.config_yaml import (
     parse_plugin,
     parse_value,
     read_yaml,
-    suggest,
     to_plain,
 )
 from semsim.simulator.errors import (
@@ -59,6 +58,7 @@ from semsim.simulator.mobility import (
 )
 from semsim.simulator.names import check_name
 from semsim.simulator.pathloss import PropagationConfig
+from semsim.simulator.scenario_checks import check_roles
 from semsim.simulator.secrecy import SecrecyConfig
 from semsim.simulator.sources import SOURCES
 from semsim.simulator.spatial import SpatialConfig
@@ -293,33 +293,7 @@ class Scenario:
             check(packets <= MAX_PACKETS, "run.duration_s", self.run.duration_s,
                   f"about {packets:.3g} packets at alice.traffic.interval_s = "
                   f"{traffic.interval_s:g} s; at most {MAX_PACKETS}")
-        eves = {e.name for e in self.eves}
-        for i, c in enumerate(self.coalitions):
-            check(bool(c.name) and c.name not in seen, f"coalitions[{i}].name", c.name,
-                  "coalition names must be non-empty and differ from every receiver's")
-            seen.add(c.name)
-            for j, m in enumerate(c.members):
-                check(m in eves, f"coalitions[{i}].members[{j}]", m,
-                      f"no Eve of that name (Eves: {', '.join(sorted(eves)) or 'none'})")
-        check(self.bob.forge_feedback is None, "bob.forge_feedback", self.bob.forge_feedback,
-              "only an Eve forges feedback")
-        codec_mod = CODECS.module(self.codec.name)
-        check(self.bob.attackers is None, "bob.attackers", self.bob.attackers,
-              "only an Eve attacks")
-        known = getattr(codec_mod, "attackers", None)
-        known = () if known is None else known(self.codec.options or codec_mod.Options())
-        for i, eve in enumerate(self.eves):
-            for j, name in enumerate(eve.attackers or ()):
-                if name not in known:
-                    raise ScenarioError(
-                        f"eves[{i}].attackers[{j}]", f"codec {self.codec.name!r} runs " + (
-                            f"the attackers {', '.join(known)} (codec.options.attackers)"
-                            if known else "no attackers"), name, suggest(name, known))
-        adapts = getattr(codec_mod, "ADAPTS_TO_FEEDBACK", False)
-        for i, eve in enumerate(self.eves):
-            check(eve.forge_feedback is None or adapts, f"eves[{i}].forge_feedback",
-                  eve.forge_feedback, f"codec {self.codec.name!r} does not adapt to Bob's "
-                  "feedback, so a forged report changes nothing (use codec diffsem)")
+        check_roles(self, seen)
 
     @property
     def receivers(self) -> tuple[ReceiverConfig, ...]:

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 from semsim.simulator.errors import ScenarioError
@@ -40,7 +41,8 @@ from semsim.simulator.run_folder import (
 )
 from semsim.simulator.sweep_backends import ray_session, run_local, run_ray
 
-__all__ = ["BACKENDS", "Axis", "SweepPlan", "collect", "count_finished", "load_plan",
+__all__ = ["BACKENDS", "Axis", "SweepPlan", "collect", "count_finished", "finished_point_parts",
+           "load_plan", "read_parts",
            "parse_axis", "plan_sweep", "read_sweep", "run_sweep", "sweep_identity"]
 
 BACKENDS = ("process", "ray")
@@ -90,16 +92,48 @@ class SweepPlan:
         return [(p, r) for p in range(len(self.points)) for r in range(self.replicas)]
 
 
+#: at most this many values on one axis (a range a:b:step included)
+MAX_AXIS_VALUES = 1000
+
+
+def _range(key: str, text: str) -> tuple[float | int, ...] | None:
+    """``a:b:step`` -> a, a + step, ... up to b inclusive (ints when all three are), else
+    None when ``text`` is not three numbers joined by ':'."""
+    parts = text.split(":")
+    if len(parts) != 3:
+        return None
+    try:
+        nums = [yaml.safe_load(p) for p in parts]
+    except yaml.YAMLError:
+        return None
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in nums):
+        return None
+    a, b, step = nums
+    if not all(np.isfinite(float(v)) for v in nums) or not step > 0 or b < a:
+        raise ScenarioError(key, "a range a:b:step needs a <= b and step > 0", text)
+    count = int(np.floor((b - a) / step + 1e-9)) + 1
+    if count > MAX_AXIS_VALUES:
+        raise ScenarioError(key, f"a range of {count} values; at most {MAX_AXIS_VALUES}", text)
+    if all(isinstance(v, int) for v in nums):
+        return tuple(int(a + i * step) for i in range(count))
+    return tuple(round(float(a + i * step), 12) for i in range(count))
+
+
 def parse_axis(text: str) -> Axis:
-    """``key.path=v1,v2,...`` (each value YAML) -> :class:`Axis`; errors name the text."""
+    """``key.path=v1,v2,...`` (each value YAML) or ``key.path=a:b:step`` (numbers from a to
+    b inclusive) -> :class:`Axis`; errors name the text."""
     if "=" not in text:
-        raise ScenarioError(text, "an axis must look like key.path=v1,v2,...", text)
+        raise ScenarioError(text, "an axis must look like key.path=v1,v2,... or a:b:step", text)
     key, values = text.split("=", 1)
     key = key.strip()
     try:
-        parsed = tuple(yaml.safe_load(v) for v in values.split(",") if v.strip())
+        ranged = _range(key, values.strip())
+        parsed = ranged if ranged is not None else tuple(
+            yaml.safe_load(v) for v in values.split(",") if v.strip())
     except yaml.YAMLError as exc:
         raise ScenarioError(key, f"axis values are not valid YAML: {exc}", values) from None
+    if len(parsed) > MAX_AXIS_VALUES:
+        raise ScenarioError(key, f"{len(parsed)} values; at most {MAX_AXIS_VALUES}", values)
     if not parsed:
         raise ScenarioError(key, "an axis needs at least one value", values)
     for v in parsed:
@@ -168,8 +202,10 @@ def _write_plan(plan: SweepPlan) -> None:
 
 def run_sweep(plan: SweepPlan, *, workers: int = 1, device: str | None = None,
               progress: Callable[[int], None] | None = None, backend: str = "process",
-              ray_address: str | None = None, gpus_per_task: float = 0.0) -> dict[str, int]:
-    """Run the tasks of ``plan`` that are not done yet; returns {"run", "skipped"} counts.
+              ray_address: str | None = None, gpus_per_task: float = 0.0,
+              limit_replicas: int | None = None) -> dict[str, int]:
+    """Run the tasks of ``plan`` that are not done yet (of replicas below
+    ``limit_replicas`` only, when given); returns {"run", "skipped"} counts.
 
     A task is a point and up to its ``codec.batch_replicas`` not-done replicas (run
     together, sharing decode calls; 1 by default). backend ``process``: ``workers`` 1
@@ -197,7 +233,7 @@ def run_sweep(plan: SweepPlan, *, workers: int = 1, device: str | None = None,
         _write_plan(plan)
         for p in range(len(plan.points)):  # temp files of writes a kill cut short
             remove_stale_temps(plan.out_dir / f"p{p:03d}")
-        todo, skipped = _tasks_to_run(plan)
+        todo, skipped = _tasks_to_run(plan, limit_replicas)
         if progress and skipped:
             progress(skipped)
         if backend == "ray":
@@ -219,16 +255,18 @@ def count_finished(plan: SweepPlan) -> int:
                for p, r in plan.tasks())
 
 
-def _tasks_to_run(plan: SweepPlan) -> tuple[list[tuple[int, list[int]]], int]:
+def _tasks_to_run(plan: SweepPlan, limit: int | None = None
+                  ) -> tuple[list[tuple[int, list[int]]], int]:
     """(tasks, number of replicas already done): a task is a point and up to its
-    ``codec.batch_replicas`` not-done replicas, run together in one process."""
+    ``codec.batch_replicas`` not-done replicas (below ``limit``), run together."""
     from semsim.simulator.scenario import load_scenario
 
     todo, skipped = [], 0
+    wanted = plan.replicas if limit is None else min(limit, plan.replicas)
     for p, point in enumerate(plan.points):
         run_dir = plan.out_dir / f"p{p:03d}"
-        left = [r for r in range(plan.replicas) if finished_parts(run_dir, r) is None]
-        skipped += plan.replicas - len(left)
+        left = [r for r in range(wanted) if finished_parts(run_dir, r) is None]
+        skipped += wanted - len(left)
         if not left:
             continue
         k = load_scenario(plan.scenario_path, plan.point_overrides(point)).codec.batch_replicas
@@ -256,7 +294,7 @@ def _cell(value: Any) -> Any:
     return repr(value) if isinstance(value, (list, dict)) else value
 
 
-def _finished_point_parts(plan: SweepPlan, point: int) -> dict[int, list[Path]]:
+def finished_point_parts(plan: SweepPlan, point: int) -> dict[int, list[Path]]:
     """{replica: its trace parts} of the finished replicas of ``point`` (a replica still
     running, cut off mid-write or with a damaged part is left out)."""
     run_dir = plan.out_dir / f"p{point:03d}"
@@ -264,7 +302,7 @@ def _finished_point_parts(plan: SweepPlan, point: int) -> dict[int, list[Path]]:
             if (parts := finished_parts(run_dir, r)) is not None}
 
 
-def _read_parts(parts: Sequence[Path]):
+def read_parts(parts: Sequence[Path]):
     import pandas as pd
     import pyarrow as pa
 
@@ -285,7 +323,7 @@ def _per_point(plan: SweepPlan, fn: Callable):
 
     frames = []
     for p, point in enumerate(plan.points):
-        finished = _finished_point_parts(plan, p)
+        finished = finished_point_parts(plan, p)
         if not finished:
             continue
         table = fn(p, finished)
@@ -323,7 +361,7 @@ def _point_summary(plan: SweepPlan, point: int, finished: dict[int, list[Path]],
             return pd.read_parquet(cache)
     except (OSError, ValueError):
         pass  # no cache yet, or a damaged one: recompute
-    table = summarize(_read_parts([f for parts in finished.values() for f in parts]),
+    table = summarize(read_parts([f for parts in finished.values() for f in parts]),
                       by=by, level=level)
     buf = io.BytesIO()
     table.to_parquet(buf, index=False)
@@ -337,7 +375,7 @@ def read_sweep(sweep: str | Path | SweepPlan):
     column and one column per axis key in front (e.g. for
     ``df.groupby(["bob.estimator.bias_db", "role"]).m_correct.mean()``)."""
     plan = sweep if isinstance(sweep, SweepPlan) else load_plan(sweep)
-    return _per_point(plan, lambda p, finished: _read_parts(
+    return _per_point(plan, lambda p, finished: read_parts(
         [f for parts in finished.values() for f in parts]))
 
 

@@ -59,3 +59,14 @@ def test_common_is_the_lowest_layer():
             assert not mod.startswith("torch"), f"{path.name} imports torch at import time"
             if mod.startswith("semsim"):
                 assert mod.startswith("semsim.models.common"), f"{path.name} imports {mod}"
+
+
+#: one job per file: no module of simulator/ or models/ longer than this
+MAX_MODULE_LINES = 400
+
+
+def test_no_module_is_too_long():
+    long = [f"{p.relative_to(ROOT)}: {n} lines" for p in _python_files("simulator", "models")
+            if (n := len(p.read_text().splitlines())) > MAX_MODULE_LINES]
+    assert not long, long
+

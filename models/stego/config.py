@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import torch
 
 from semsim.models.stego.jscc import JSCCConfig
+from semsim.models.stego.settings import SETTINGS, StegoSetting, stego_checkpoint_name
 
 __all__ = [
     "JSCC_PRESETS",
@@ -21,42 +22,6 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class StegoSetting:
-    """Which datasets give the private and the host images, and which codec they share."""
-
-    name: str
-    private: str  # dataset of the private images (models.data name)
-    host: str  # dataset of the host images
-    jscc: str  # checkpoint name of the shared DeepJSCC codec
-    mia: str  # checkpoint name of Eve's inversion network
-    default: str | None = None  # stego checkpoint load_stego picks (None: lambda3 = 2 name)
-
-
-SETTINGS: dict[str, StegoSetting] = {
-    s.name: s
-    for s in (
-        StegoSetting(
-            "mnist-in-fashion",
-            "mnist",
-            "fashion",
-            "jscc-gray28",
-            "stego-mia-gray28",
-            default="stego-mnist-in-fashion-lam3-4-lam1-0.2",  # tuned: see docs/reproduction.md
-        ),
-        StegoSetting("fashion", "fashion", "fashion", "jscc-gray28", "stego-mia-gray28"),
-        StegoSetting("mnist", "mnist", "mnist", "jscc-gray28", "stego-mia-gray28"),
-        StegoSetting(
-            "cifar10",
-            "cifar10-partial",
-            "cifar10-partial",
-            "jscc-cifar10",
-            "stego-mia-cifar10",
-            default="stego-cifar10-lam3-2-lam1-0.05",
-        ),
-    )
-}
-
 #: DeepJSCC codecs: checkpoint name -> (codec shape, training datasets).
 JSCC_PRESETS: dict[str, tuple[JSCCConfig, tuple[str, ...]]] = {
     "jscc-gray28": (
@@ -68,11 +33,6 @@ JSCC_PRESETS: dict[str, tuple[JSCCConfig, tuple[str, ...]]] = {
         ("cifar10-partial",),
     ),
 }
-
-
-def stego_checkpoint_name(setting: str, lambda3: float = 2.0) -> str:
-    """Shipped checkpoint name: ``stego-<setting>-lam3-<lambda3>`` (e.g. ...-lam3-2)."""
-    return f"stego-{setting}-lam3-{lambda3:g}"
 
 
 def draw_pairs(

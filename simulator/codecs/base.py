@@ -134,6 +134,13 @@ def decode_many(codec: Codec, txs: Sequence[Transmission], received: Sequence[np
             for t, r, e in zip(txs, received, snr_est_db, strict=True)]
 
 
+def receiver_attackers(attackers: Sequence[Sequence[str] | None] | None, num_receivers: int,
+                       default: Sequence[str]) -> list[tuple[str, ...]]:
+    """Each receiver's attacker list (R,): its own, else the codec's ``default``."""
+    own = attackers if attackers is not None else [None] * num_receivers
+    return [tuple(default if a is None else a) for a in own]
+
+
 def per_packet_prepared(sources: Mapping[str, Any], prepared: Sequence[Any]
                         ) -> list[dict[str, Any]]:
     """What a codec's ``prepare_many`` returns: the B-packet ``sources`` (arrays (B, ...))

@@ -40,11 +40,13 @@ from semsim.simulator.codecs.base import (
     Transmission,
     per_packet_prepared,
     prepare_torch,
+    receiver_attackers,
     to_numpy,
 )
 from semsim.simulator.errors import ScenarioError, check
 
-__all__ = ["ADAPTS_TO_FEEDBACK", "ATTACKERS", "DiffSemCodec", "Options", "attackers", "build"]
+__all__ = ["ADAPTS_TO_FEEDBACK", "ATTACKERS", "DiffSemCodec", "Options", "attackers", "build",
+           "source_dataset", "trained_snr_db"]
 
 #: Alice chooses t' from Bob's reported SNR, so forged feedback changes what she sends
 ADAPTS_TO_FEEDBACK = True
@@ -97,6 +99,19 @@ def _has_direct(options: Options) -> bool:
 def attackers(options: Options) -> tuple[str, ...]:
     """The attackers every Eve runs unless ``eves[i].attackers`` narrows them."""
     return tuple(options.attackers or ())
+
+
+def source_dataset(options: Options) -> str:
+    """The dataset the source must draw from (the checkpoint's)."""
+    return options.dataset
+
+
+def trained_snr_db(options: Options) -> tuple[float, float] | None:
+    """The channel SNR range (dB) of the checkpoint's training (its manifest config)."""
+    from semsim.models.diffsem.checkpoints import shipped_config
+
+    rng = (shipped_config(options.dataset, options.checkpoint_dir) or {}).get("snr_train_db")
+    return (float(rng[0]), float(rng[1])) if rng else None
 
 
 class DiffSemCodec(BatchedDecode):
@@ -199,7 +214,7 @@ class DiffSemCodec(BatchedDecode):
                 out["passes"][bob] = to_numpy(heard["passes"])
         labels = out["label"]
         images = torch.cat([t.truth["image"] for t in txs]).to(self.device)
-        lists = [tuple(everyone if a is None else a) for a in (attackers or [None] * len(roles))]
+        lists = receiver_attackers(attackers, len(roles), everyone)
         for names in dict.fromkeys(lists[r] for r in rows.receiver[eve]):
             sel = eve[[lists[r] == names for r in rows.receiver[eve]]]
             hdr = {k: v[sel] for k, v in header.items()}

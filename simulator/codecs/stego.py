@@ -36,12 +36,14 @@ from semsim.simulator.codecs.base import (
     Transmission,
     per_packet_prepared,
     prepare_torch,
+    receiver_attackers,
     to_numpy,
 )
 from semsim.simulator.errors import ScenarioError, check
 from semsim.simulator.names import check_name
 
-__all__ = ["ATTACKERS", "Options", "StegoCodec", "attackers", "build"]
+__all__ = ["ATTACKERS", "Options", "StegoCodec", "attackers", "build", "source_dataset",
+           "trained_snr_db"]
 
 #: Eve's attackers: naive decoding and model inversion
 ATTACKERS = ("naive", "mia")
@@ -80,6 +82,28 @@ def attackers(options: Options) -> tuple[str, ...]:
     return tuple(options.attackers)
 
 
+def source_dataset(options: Options) -> str:
+    """The dataset the source must draw the private images from (the setting's)."""
+    from semsim.models.stego.settings import SETTINGS
+
+    return SETTINGS[options.setting].private
+
+
+def trained_snr_db(options: Options) -> tuple[float, float] | None:
+    """The SNR range (dB) the stego checkpoint was trained on (its manifest config)."""
+    from semsim.models.manifests import CHECKPOINT_DIR, CheckpointError, read_manifest
+    from semsim.models.stego.settings import SETTINGS, stego_checkpoint_name
+
+    s = SETTINGS[options.setting]
+    name = options.checkpoint or s.default or stego_checkpoint_name(options.setting)
+    try:
+        rng = read_manifest(options.checkpoint_dir or CHECKPOINT_DIR, name)["config"].get(
+            "snr_range_db")
+    except CheckpointError:
+        return None
+    return (float(rng[0]), float(rng[1])) if rng else None
+
+
 class StegoCodec(BatchedDecode):
     """Hide at Alice, reveal at Bob, naive + MIA decoding at the Eves (torch, batched)."""
 
@@ -93,8 +117,8 @@ class StegoCodec(BatchedDecode):
         import torch
 
         from semsim.models.data import load_dataset
-        from semsim.models.stego.config import SETTINGS
         from semsim.models.stego.loader import load_stego
+        from semsim.models.stego.settings import SETTINGS
 
         self.options = options
         self.device = device
@@ -186,7 +210,7 @@ class StegoCodec(BatchedDecode):
             out["mia_ssim_private"][eve] = to_numpy(ssim(mia, private[eve]))
             out["mia_ssim_host"][eve] = to_numpy(ssim(mia, host[eve]))
         everyone = tuple(self.options.attackers)
-        lists = [tuple(everyone if a is None else a) for a in (attackers or [None] * len(roles))]
+        lists = receiver_attackers(attackers, len(roles), everyone)
         for name, columns in (("naive", ("psnr_private_db", "ssim_private", "psnr_host_db",
                                          "ssim_host")),
                               ("mia", ("mia_psnr_private_db", "mia_ssim_private",

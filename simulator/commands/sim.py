@@ -12,7 +12,8 @@ from pathlib import Path
 
 from semsim.simulator.commands.progress import Progress
 
-__all__ = ["cmd_report", "cmd_run", "cmd_sweep", "cmd_validate", "register"]
+__all__ = ["DEFAULT_SCENARIO", "cmd_report", "cmd_run", "cmd_validate", "default_scenario",
+           "print_run_summary", "register"]
 
 
 #: the scenario ``semsim run`` / ``validate`` / ``sweep`` use when none is given
@@ -61,43 +62,20 @@ def register(subparsers) -> None:
     val = subparsers.add_parser("validate", help="check a scenario file and print a summary")
     _add_common(val)
     val.set_defaults(func=cmd_validate)
-    sw = subparsers.add_parser("sweep", help="Monte Carlo sweep: scenario x axes x replicas, "
-                               "resumable; summary with confidence intervals")
-    _add_common(sw)
-    sw.add_argument("--axis", action="append", default=[], metavar="KEY.PATH=V1,V2,...",
-                    help="swept scenario key and its values (YAML each); repeatable: the "
-                         "points are the product, e.g. --axis bob.estimator.bias_db=-6,0,6")
-    sw.add_argument("--replicas", type=int, default=3, help="replicas per point (default 3)")
-    sw.add_argument("--seed", type=int, default=None, help="root seed (default: run.seed)")
-    sw.add_argument("--workers", type=int, default=1,
-                    help="local worker processes (ray: CPUs of the local cluster it starts)")
-    sw.add_argument("--backend", choices=("process", "ray"), default="process",
-                    help="process: this process or a local pool (default); ray: one Ray "
-                         "task per replica (needs pip install -e '.[ray]')")
-    sw.add_argument("--ray-address", default=None, metavar="ADDR",
-                    help="join an existing Ray cluster (auto: the one this node is part "
-                         "of; or HOST:PORT); default: start a local one")
-    sw.add_argument("--gpus-per-task", type=float, default=0.0, metavar="G",
-                    help="GPUs per Ray task (a fraction shares a GPU; default 0)")
-    sw.add_argument("--out", default="results", metavar="DIR")
-    sw.add_argument("--sweep-id", default=None, help="sweep folder name (default: "
-                    "<scenario>-sweep-<content hash>, so the same command resumes); an "
-                    "existing one with the same content is resumed, another is refused")
-    sw.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None)
-    sw.add_argument("--plot", default=None, metavar="COLUMN",
-                    help="trace column to plot against the first axis (default: a codec "
-                         "metric, else secrecy_capacity_bps_hz)")
-    sw.add_argument("--no-progress", action="store_true")
-    sw.set_defaults(func=cmd_sweep)
+    from semsim.simulator.commands.sweep import register_sweep
+
+    register_sweep(subparsers, _add_common)
     rep = subparsers.add_parser("report", help="summarise a run or sweep folder: means with "
                                 "confidence intervals per receiver (CSV) and a plot (PNG)")
     rep.add_argument("run_dir", help="run folder written by semsim run (results/<run_id>), "
-                     "or a sweep folder written by semsim sweep (summary + sweep.png)")
+                     "or a sweep folder written by semsim sweep (summary + sweep-<metric>.png)")
     rep.add_argument("--by", default="node,role",
                      help="comma-separated group columns (default: node,role)")
     rep.add_argument("--metric", default=None,
                      help="codec metric to plot against time (default: the first m_* column)")
     rep.add_argument("--level", type=float, default=0.95, help="confidence level (0.95)")
+    rep.add_argument("--baseline", default=None, metavar="KEY.PATH=VALUE",
+                     help="sweep folders: paired contrasts against this point")
     rep.set_defaults(func=cmd_report)
 
 
@@ -150,9 +128,19 @@ def _resume_hint() -> str:
     return "resume with: " + shlex.join(["semsim", *sys.argv[1:]])
 
 
+def _warn(lines) -> None:
+    for line in lines:
+        print(f"warning: {line}", file=sys.stderr)
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
-    """Validate a scenario: exit 0 and a summary, or exit 2 and the named error."""
-    print(f"ok: {_summary(_load(args))}")
+    """Validate a scenario: exit 0 and a summary (warnings about traps on stderr), or exit 2
+    and the named error."""
+    from semsim.simulator.traps import scenario_warnings
+
+    scenario = _load(args)
+    print(f"ok: {_summary(scenario)}")
+    _warn(scenario_warnings(scenario))
     return 0
 
 
@@ -162,8 +150,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from semsim.simulator.engine import run_replicas
     from semsim.simulator.names import check_name
     from semsim.simulator.run_folder import new_run_id, pending_replicas
+    from semsim.simulator.traps import scenario_warnings, snr_range_warnings, trained_snr_db
 
     scenario = _load(args)
+    _warn(scenario_warnings(scenario))
     seed = scenario.run.seed if _seed(args.seed) is None else args.seed
     run_id = check_name(args.run_id, "--run-id") if args.run_id else new_run_id(scenario, seed)
     run_dir = _out_dir(args.out) / run_id
@@ -192,7 +182,9 @@ def cmd_run(args: argparse.Namespace) -> int:
           f"({rows / max(wall, 1e-9):,.0f} receiver-packets/s)\nrun folder: {run_dir}")
     from semsim.simulator.run_folder import read_finished
 
-    print_run_summary(run_dir, read_finished(run_dir)[0])
+    df = read_finished(run_dir)[0]
+    _warn(snr_range_warnings(df, trained_snr_db(scenario)))
+    print_run_summary(run_dir, df)
     return 0
 
 
@@ -212,7 +204,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         return 2
     run_dir = Path(args.run_dir)
     if (run_dir / "sweep.json").is_file():
-        return _report_sweep(args)
+        from semsim.simulator.commands.sweep import report_sweep
+
+        return report_sweep(args)
     df, finished, planned = read_finished(run_dir)
     by = [c for c in args.by.split(",") if c]
     try:
@@ -260,88 +254,3 @@ def print_run_summary(run_dir: Path, df) -> None:
     for r in keep.itertuples():
         print(f"{r.node:<13} {r.metric:<29} {r.attacker:<10} {r.value:6.3f}   "
               f"[{r.ci_low:.3f}, {r.ci_high:.3f}] ({r.interval})")
-
-
-def _report_sweep(args: argparse.Namespace) -> int:
-    """``semsim report`` on a sweep folder: re-collect the summary over the finished
-    replicas (of a sweep still running or interrupted, too) and re-plot it."""
-    from semsim.simulator.sweep import collect, load_plan
-
-    plan = load_plan(args.run_dir)
-    by = [c for c in args.by.split(",") if c]
-    try:
-        summary = collect(plan, by=by, level=args.level)
-    except (FileNotFoundError, KeyError) as err:
-        print(f"error: {err.args[0]}", file=sys.stderr)
-        return 2
-    done = summary["point"].nunique()
-    rc = _show_sweep(plan, summary, args.metric, by[0], "--metric")
-    if rc == 0:
-        print(f"{done} of {len(plan.points)} point(s) have finished replicas")
-    return rc
-
-
-def _show_sweep(plan, summary, metric: str | None, group: str, flag: str) -> int:
-    """Print ``metric``'s rows of a sweep summary and plot it to ``sweep.png``."""
-    from semsim.simulator.analysis import default_metric, plot_sweep
-
-    cols = set(summary["column"])
-    column = metric or default_metric(summary["column"].unique(),
-                                      fallback="secrecy_capacity_bps_hz") or sorted(cols)[0]
-    if column not in cols:
-        print(f"error: {flag} {column!r} not in the traces; have {sorted(cols)}",
-              file=sys.stderr)
-        return 2
-    png = plot_sweep(summary, [a.key for a in plan.axes], column, plan.out_dir / "sweep.png",
-                     group=group)
-    view = summary[summary["column"] == column]
-    print(view.drop(columns=["column"]).to_string(index=False, float_format="%.4g"))
-    print(f"sweep folder: {plan.out_dir} (summary.csv, summary.parquet, {png.name})")
-    return 0
-
-
-def cmd_sweep(args: argparse.Namespace) -> int:
-    """Plan (validating every point), run what is not done, collect, plot. The default
-    sweep id comes from the sweep's content, so rerunning the same command resumes it."""
-    from dataclasses import replace
-
-    from semsim.simulator.errors import ScenarioError
-    from semsim.simulator.names import check_name
-    from semsim.simulator.sweep import (
-        collect,
-        count_finished,
-        parse_axis,
-        plan_sweep,
-        run_sweep,
-    )
-
-    if not args.axis:
-        raise ScenarioError("--axis", "give at least one axis (key.path=v1,v2,...)")
-    if args.backend != "ray" and (args.ray_address or args.gpus_per_task):
-        raise ScenarioError("--backend", "--ray-address / --gpus-per-task need "
-                            "--backend ray", args.backend)
-    axes = [parse_axis(a) for a in args.axis]
-    out = _out_dir(args.out)
-    if args.scenario is None:
-        args.scenario = str(default_scenario())
-    plan = plan_sweep(args.scenario, axes, out, replicas=args.replicas, seed=_seed(args.seed),
-                      overrides=args.overrides)
-    sweep_id = (check_name(args.sweep_id, "--sweep-id") if args.sweep_id
-                else f"{Path(args.scenario).stem}-sweep-{plan.content_sha256[:10]}")
-    plan = replace(plan, out_dir=out / sweep_id)
-    total = len(plan.tasks())
-    print(f"sweep {sweep_id}: {len(plan.points)} point(s) x {plan.replicas} replica(s) -> "
-          f"{plan.out_dir}", flush=True)
-    try:
-        with Progress(total, sweep_id, "replicas", enabled=not args.no_progress) as bar:
-            counts = run_sweep(plan, workers=args.workers, device=args.device,
-                               progress=bar.update, backend=args.backend,
-                               ray_address=args.ray_address, gpus_per_task=args.gpus_per_task)
-    except KeyboardInterrupt:
-        print(f"interrupted: {count_finished(plan)} of {total} replica(s) finished and kept in "
-              f"{plan.out_dir}; {_resume_hint()}", file=sys.stderr, flush=True)
-        return 130
-    summary = collect(plan)
-    print(f"{len(plan.points)} point(s) x {plan.replicas} replica(s): {counts['run']} run, "
-          f"{counts['skipped']} already done")
-    return _show_sweep(plan, summary, args.plot, "node", "--plot")

@@ -78,7 +78,7 @@ def test_cli_sweep_and_guard_against_reusing_a_folder(scenario_file, tmp_path, c
     args = ["sweep", str(scenario_file), "--axis", "bob.estimator.bias_db=0,3",
             "--replicas", "2", "--out", str(tmp_path), "--sweep-id", "s", "--no-progress"]
     assert main(args) == 0
-    assert (tmp_path / "s" / "sweep.png").stat().st_size > 5_000
+    assert (tmp_path / "s" / "sweep-m_psnr_db.png").stat().st_size > 5_000
     assert "4 run, 0 already done" in capsys.readouterr().out
     assert main(args) == 0 and "0 run, 4 already done" in capsys.readouterr().out
     args[3] = "bob.estimator.bias_db=0,4"
@@ -115,7 +115,10 @@ def test_read_sweep_load_plan_and_report_on_a_sweep_folder(scenario_file, tmp_pa
     assert main(["report", str(tmp_path / "sw"), "--metric", "snr_mismatch_db"]) == 0
     out = capsys.readouterr().out
     assert "4 of 4 point(s) have finished replicas" in out and "bob.estimator.bias_db" in out
-    assert (tmp_path / "sw" / "sweep.png").stat().st_size > 5_000
+    assert (tmp_path / "sw" / "sweep-snr_mismatch_db.png").stat().st_size > 5_000
+    assert main(["report", str(tmp_path / "sw"), "--metric", "snr_true_db"]) == 0
+    assert (tmp_path / "sw" / "sweep-snr_mismatch_db.png").is_file()  # not overwritten
+    assert (tmp_path / "sw" / "sweep-snr_true_db.png").is_file()
     assert main(["report", str(tmp_path / "sw"), "--metric", "m_nope"]) == 2
     assert "'m_nope' not in the traces" in capsys.readouterr().err
     with pytest.raises(FileNotFoundError, match="sweep.json"):
