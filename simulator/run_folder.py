@@ -17,6 +17,7 @@ import hashlib
 import json
 import math
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -35,7 +36,7 @@ from semsim.simulator.scenario import Scenario, scenario_to_dict
 
 __all__ = ["SPEED_ONLY_KEYS", "RunResult", "check_identity", "content_sha256",
            "describe_change", "finished_parts", "new_run_id", "pending_replicas",
-           "read_finished", "remove_stale_temps",
+           "read_finished", "read_parts", "remove_stale_temps",
            "run_identity",
            "write_replica_marker", "write_run_metadata"]
 
@@ -176,8 +177,6 @@ def read_finished(run_dir: Path):
     folder; unfinished replicas (a killed run) are left out. The plan is ``run.json``'s
     ``replicas``. Raises FileNotFoundError when nothing is finished and ScenarioError
     naming a damaged file."""
-    import pandas as pd
-    import pyarrow as pa
 
     meta_path = run_dir / "run.json"
     try:
@@ -190,15 +189,24 @@ def read_finished(run_dir: Path):
                 if (parts := finished_parts(run_dir, r)) is not None}
     if not finished:
         raise FileNotFoundError(f"no finished replica in {run_dir} (0 of {planned})")
+    return (read_parts([f for parts in finished.values() for f in parts]), sorted(finished),
+            planned)
+
+
+def read_parts(parts: Sequence[Path]):
+    """The trace parts ``parts`` in one DataFrame; a damaged part is a ScenarioError naming
+    it (rerunning the command that wrote it redoes its replica)."""
+    import pandas as pd
+    import pyarrow as pa
+
     frames = []
-    for parts in finished.values():
-        for f in parts:
-            try:
-                frames.append(pd.read_parquet(f))
-            except (OSError, pa.ArrowException) as exc:
-                raise ScenarioError(str(f), f"damaged trace part ({exc}); rerun the same "
-                                    "command to redo its replica") from None
-    return pd.concat(frames, ignore_index=True), sorted(finished), planned
+    for f in parts:
+        try:
+            frames.append(pd.read_parquet(f))
+        except (OSError, pa.ArrowException) as exc:
+            raise ScenarioError(str(f), f"damaged trace part ({exc}); rerun the same "
+                                "command to redo its replica") from None
+    return pd.concat(frames, ignore_index=True)
 
 
 def remove_stale_temps(run_dir: Path) -> list[Path]:

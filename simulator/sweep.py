@@ -36,6 +36,7 @@ from semsim.simulator.run_folder import (
     check_identity,
     content_sha256,
     finished_parts,
+    read_parts,
     remove_stale_temps,
     run_identity,
 )
@@ -300,20 +301,6 @@ def finished_point_parts(plan: SweepPlan, point: int) -> dict[int, list[Path]]:
     run_dir = plan.out_dir / f"p{point:03d}"
     return {r: parts for r in range(plan.replicas)
             if (parts := finished_parts(run_dir, r)) is not None}
-
-
-def read_parts(parts: Sequence[Path]):
-    import pandas as pd
-    import pyarrow as pa
-
-    frames = []
-    for f in parts:
-        try:
-            frames.append(pd.read_parquet(f))
-        except (OSError, pa.ArrowException) as exc:
-            raise ScenarioError(str(f), f"damaged trace part ({exc}); rerun the sweep "
-                                "command to redo its replica") from None
-    return pd.concat(frames, ignore_index=True)
 
 
 def _per_point(plan: SweepPlan, fn: Callable):

@@ -8,7 +8,8 @@ what is legal but almost surely not meant is a warning here:
   ``time_correlation: doppler``) while ``coherence_s`` is set: its one fading draw lasts the
   whole run (Doppler 0 gives AR(1) correlation J0(0) = 1 between blocks);
 - after a run, receivers whose large-scale mean SNR left the SNR range the codec's
-  checkpoints were trained on (their numbers there are extrapolations of the network).
+  checkpoints were trained on in at least :data:`MIN_OUTSIDE_SHARE` of their packets
+  (their numbers there are extrapolations of the networks).
 """
 
 from __future__ import annotations
@@ -21,7 +22,10 @@ from semsim.simulator.codecs import CODECS
 from semsim.simulator.mobility import Static
 from semsim.simulator.scenario import Scenario
 
-__all__ = ["scenario_warnings", "snr_range_warnings", "trained_snr_db"]
+__all__ = ["MIN_OUTSIDE_SHARE", "scenario_warnings", "snr_range_warnings", "trained_snr_db"]
+
+#: warn about the trained SNR range when at least this share of a receiver's packets is out
+MIN_OUTSIDE_SHARE = 0.05
 
 
 def scenario_warnings(scenario: Scenario) -> list[str]:
@@ -51,8 +55,10 @@ def trained_snr_db(scenario: Scenario) -> tuple[float, float] | None:
 
 
 def snr_range_warnings(df: pd.DataFrame, trained: tuple[float, float] | None,
-                       roles: Sequence[str] = ("bob", "eve")) -> list[str]:
-    """One warning per receiver whose ``mean_snr_db`` left ``trained`` in some packets."""
+                       roles: Sequence[str] = ("bob", "eve"),
+                       min_share: float = MIN_OUTSIDE_SHARE) -> list[str]:
+    """One warning per receiver whose ``mean_snr_db`` left ``trained`` in at least
+    ``min_share`` of its packets."""
     if trained is None or df.empty:
         return []
     lo, hi = trained
@@ -60,7 +66,7 @@ def snr_range_warnings(df: pd.DataFrame, trained: tuple[float, float] | None,
     rows = df[df.role.isin(list(roles))]
     for node, g in rows.groupby("node", sort=False):
         outside = float(((g.mean_snr_db < lo) | (g.mean_snr_db > hi)).mean())
-        if outside > 0:
+        if outside >= min_share and outside > 0:
             out.append(f"{node}: mean SNR {g.mean_snr_db.min():.1f} .. "
                        f"{g.mean_snr_db.max():.1f} dB, outside the checkpoints' training "
                        f"range [{lo:g}, {hi:g}] dB in {100 * outside:.0f} % of packets "

@@ -15,17 +15,19 @@ from scipy import stats
 __all__ = ["block_bootstrap_ci", "mean_ci", "wilson_ci"]
 
 
+def _finite(values: Sequence[float] | np.ndarray) -> tuple[np.ndarray, float, int]:
+    """(finite values, their mean (NaN when none), their count)."""
+    x = np.asarray(values, dtype=float)
+    x = x[np.isfinite(x)]
+    return x, float(x.mean()) if x.size else float("nan"), int(x.size)
+
+
 def mean_ci(values: Sequence[float] | np.ndarray, level: float = 0.95) -> tuple[float, float,
                                                                                 float, int]:
     """(mean, lower, upper, n) of the finite ``values``; Student-t interval at ``level``.
 
     n < 2 gives an interval of NaN (no spread to estimate from)."""
-    x = np.asarray(values, dtype=float)
-    x = x[np.isfinite(x)]
-    n = int(x.size)
-    if n == 0:
-        return float("nan"), float("nan"), float("nan"), 0
-    m = float(x.mean())
+    x, m, n = _finite(values)
     if n < 2:
         return m, float("nan"), float("nan"), n
     half = float(stats.t.ppf(0.5 + level / 2, n - 1) * x.std(ddof=1) / np.sqrt(n))
@@ -53,12 +55,7 @@ def block_bootstrap_ci(values: Sequence[float] | np.ndarray, level: float = 0.95
     are correlated through fading and mobility): percentile interval of a moving-block
     bootstrap (blocks of ``block_len`` consecutive values, default ~n^(1/3)), seeded.
     ``bounds`` clips the interval to the metric's range."""
-    x = np.asarray(values, dtype=float)
-    x = x[np.isfinite(x)]
-    n = int(x.size)
-    if n == 0:
-        return float("nan"), float("nan"), float("nan"), 0
-    m = float(x.mean())
+    x, m, n = _finite(values)
     if n < 2:
         return m, float("nan"), float("nan"), n
     b = max(1, min(n, block_len or round(n ** (1 / 3))))

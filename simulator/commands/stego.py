@@ -83,6 +83,12 @@ def _replace(cfg, args: argparse.Namespace, **fields):
     return replace(cfg, **given)
 
 
+def _loop_fields(args: argparse.Namespace) -> dict:
+    """The training-loop fields every stego training config shares."""
+    return {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
+            "seed": args.seed}
+
+
 def _kw(args: argparse.Namespace, device: str) -> dict:
     from semsim.models.checkpoint import CHECKPOINT_DIR
 
@@ -104,10 +110,7 @@ def _cmd_jscc(args: argparse.Namespace) -> int:
     cfg = _replace(
         JSCCTrainConfig(name=args.preset),
         args,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        seed=args.seed,
+        **_loop_fields(args),
     )
     print(train_jscc(cfg, **_kw(args, device)))
     return 0
@@ -121,10 +124,7 @@ def _cmd_stego(args: argparse.Namespace) -> int:
     cfg = _replace(
         StegoTrainConfig(setting=args.setting),
         args,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        seed=args.seed,
+        **_loop_fields(args),
         lambda1=args.lambda1,
         lambda2=args.lambda2,
         lambda3=args.lambda3,
@@ -150,10 +150,7 @@ def _cmd_mia(args: argparse.Namespace) -> int:
     cfg = _replace(
         MIATrainConfig(jscc=args.jscc),
         args,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        seed=args.seed,
+        **_loop_fields(args),
         hidden=args.hidden,
         name=args.name,
     )

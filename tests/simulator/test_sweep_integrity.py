@@ -151,6 +151,21 @@ def test_out_on_a_file_is_a_named_error(scenario_file, tmp_path, capsys):
         assert "--out" in capsys.readouterr().err
 
 
+def test_an_unwritable_out_is_a_named_error(scenario_file, capsys):
+    """A folder that cannot be created (sysfs refuses even root, who ignores chmod)."""
+    for cmd in (["run", str(scenario_file)], ["sweep", str(scenario_file), "--axis",
+                                              "propagation.exponent=3"]):
+        assert main([*cmd, "--out", "/sys/semsim-no-such-dir", "--no-progress"]) == 2
+        err = capsys.readouterr().err
+        assert "--out: cannot create the folder" in err and "Traceback" not in err
+
+
+def test_the_run_header_prints_the_seed_it_runs(scenario_file, tmp_path, capsys):
+    assert main(["run", str(scenario_file), "--out", str(tmp_path), "--seed", "9",
+                 "--no-progress", "--set", "run.num_packets=3"]) == 0
+    assert "seed 9" in capsys.readouterr().out.splitlines()[0]
+
+
 # ------------------------------------------------------------------ interrupted sweeps
 
 def _sweep_cmd(scenario, out, workers):

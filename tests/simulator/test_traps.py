@@ -89,4 +89,5 @@ def test_snr_outside_the_trained_range_is_warned_about():
     (w,) = snr_range_warnings(df, (lo, hi))
     assert w.startswith("eve0: mean SNR -3.0 .. 30.0 dB") and "in 50 % of packets" in w
     assert snr_range_warnings(df, None) == []
+    assert snr_range_warnings(df, (lo, hi), min_share=0.6) == []  # 50 % < 60 %
     assert trained_snr_db(parse_scenario(BASE)) is None  # the reference codec has no network
