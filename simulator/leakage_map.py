@@ -5,8 +5,10 @@ with the first Eve's channel, estimator and propagation, or the defaults), dropp
 scenario's coalitions (their members are gone). Every Eve is decoded in the same batched
 calls as the others. :func:`cell_table` gives per cell: the worst-case leakage (the attacker
 with the highest mean over the whole grid, named) with a Wilson interval, Eve's mean SNR,
-mean secrecy capacity, the secrecy-outage probability (Wilson), and for image codecs the
-mean SSIM to the private and the host image.
+mean secrecy capacity, the secrecy-outage probability (Wilson), with an ensemble the share
+of packets any attacker got right (``leakage_any``, an upper bound), and for image codecs
+the mean SSIM to the private and the host image. One attacker per map (not the best per
+cell, whose maximum over noisy estimates would be biased upwards).
 """
 
 from __future__ import annotations
@@ -74,6 +76,8 @@ def cell_table(df: pd.DataFrame, attacker: str = "attacker",
             v = g[worst[0]].dropna()
             p, lo, hi = wilson_ci(float(v.sum()), len(v), level)
             cell |= {"leakage": p, "leakage_ci_low": lo, "leakage_ci_high": hi}
+        if "m_leak_any" in g and g.m_leak_any.notna().any():  # any attacker right: a bound
+            cell["leakage_any"] = float(g.m_leak_any.mean())
         for col in ("m_ssim_private", "m_ssim_host", "m_mia_ssim_private", "m_mia_ssim_host"):
             if col in g:
                 cell[col.removeprefix("m_")] = g[col].mean()

@@ -143,3 +143,18 @@ def test_withheld_tprime_makes_every_receiver_use_its_own_estimate(data_dir):
                          ["bob", "eve", "eve"])
     for x, z in zip(a, b, strict=True):  # the estimate is not used when t' is sent
         np.testing.assert_array_equal(x["correct_conv_cnn"], z["correct_conv_cnn"])
+
+
+def test_chunked_attacks_give_the_same_rows(codec, data_dir, monkeypatch):
+    """A big decode batch is attacked in chunks (bounded memory); the rows are the same."""
+    import semsim.simulator.codecs.diffsem as mod
+
+    txs, rxs = _packets(codec, data_dir, n=8)
+    args = (txs, rxs, [np.full(3, 8.0)] * len(txs), ["bob", "eve", "eve"])
+    whole = codec.decode_many(*args)
+    monkeypatch.setattr(mod, "ATTACK_CHUNK_ROWS", 5)  # 16 Eve rows -> chunks of 5, 5, 5, 1
+    chunked = codec.decode_many(*args)
+    for a, b in zip(whole, chunked, strict=True):
+        assert a.keys() == b.keys()
+        for k in a:
+            np.testing.assert_allclose(a[k], b[k], rtol=1e-5, atol=1e-5, equal_nan=True)
