@@ -83,11 +83,17 @@ def _stop_pool(pool: ProcessPoolExecutor) -> None:
     """Cancel queued tasks and terminate the workers at once (a task cut short leaves only
     hidden temp files and no marker: its replicas are redone on resume)."""
     procs = list((getattr(pool, "_processes", None) or {}).values())  # no public API in 3.11
+    manager = getattr(pool, "_executor_manager_thread", None)
     pool.shutdown(wait=False, cancel_futures=True)
     for proc in procs:
         proc.terminate()
     for proc in procs:
         proc.join(timeout=5)
+    # let the pool's manager thread see its dead workers and close its wakeup pipe now:
+    # at interpreter exit, concurrent.futures writes to that pipe unless it is closed, and a
+    # close racing that write printed "OSError: Bad file descriptor" after a Ctrl-C
+    if manager is not None:
+        manager.join(timeout=5)
 
 
 def run_local(plan: SweepPlan, todo: list[tuple[int, list[int]]], *, workers: int,

@@ -102,8 +102,12 @@ def prepare_torch(device: str, num_threads: int) -> str:
 
 
 class BatchedDecode:
-    """Mixin for codecs whose primary interface is ``decode_many``: ``decode`` of one
-    packet is ``decode_many`` of a list of one."""
+    """Base of codecs whose primary interface is ``decode_many``: ``decode`` of one
+    packet is ``decode_many`` of a list of one. Keeps the codec's ``options`` and the
+    torch ``device`` it was built for."""
+
+    def __init__(self, options: Any, device: str = "cpu") -> None:
+        self.options, self.device = options, device
 
     def decode(self, tx: Transmission, received: np.ndarray, snr_est_db: np.ndarray,
                roles: Sequence[str]) -> dict[str, np.ndarray]:

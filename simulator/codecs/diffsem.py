@@ -132,8 +132,7 @@ class DiffSemCodec(BatchedDecode):
 
         from semsim.models.diffsem import load_diffsem
 
-        self.options = options
-        self.device = device
+        super().__init__(options, device)
         loaded = load_diffsem(options.dataset, options.checkpoint_dir, device=device,
                               with_baselines=False)
         self.system = loaded.system

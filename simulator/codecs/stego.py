@@ -120,8 +120,7 @@ class StegoCodec(BatchedDecode):
         from semsim.models.stego.loader import load_stego
         from semsim.models.stego.settings import SETTINGS
 
-        self.options = options
-        self.device = device
+        super().__init__(options, device)
         setting = SETTINGS[options.setting]
         self.system = load_stego(options.setting, options.checkpoint_dir, device=device,
                                  with_mia="mia" in options.attackers, name=options.checkpoint)
