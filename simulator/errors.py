@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 __all__ = ["MAX_ABS_DB", "MAX_ANGLE_DEG", "MAX_BATCH", "MAX_COORD_M", "MAX_EVES", "MAX_GAIN_DB",
            "MAX_PACKETS", "MAX_REPLICAS", "MAX_SEED", "MAX_SHOWN_CHARS", "MAX_SPEED_MPS",
-           "MAX_STD_DB", "MAX_TIME_S", "POWER_DBM", "ScenarioError", "check", "check_range",
-           "short_repr"]
+           "MAX_STD_DB", "MAX_TIME_S", "POWER_DBM", "ScenarioError", "check", "check_attackers",
+           "check_range", "short_repr"]
 
 _MISSING = object()
 
@@ -164,6 +165,13 @@ def check(ok: bool, field: str, value: Any, message: str) -> None:
     """Raise ScenarioError(field, message, value) unless ``ok``; for ``__post_init__``."""
     if not ok:
         raise ScenarioError(field, message, value)
+
+
+def check_attackers(names: Sequence[str], field: str = "attackers", hint: str = "") -> None:
+    """A list of attacker names: at least one, each at most once (ScenarioError naming
+    ``field`` otherwise; ``hint`` is appended to the first message)."""
+    check(len(names) > 0, field, list(names), "name at least one attacker" + hint)
+    check(len(set(names)) == len(names), field, list(names), "each attacker at most once")
 
 
 def check_range(value: float | None, field: str, lo: float, hi: float, *,

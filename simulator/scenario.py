@@ -43,6 +43,7 @@ from semsim.simulator.errors import (
     POWER_DBM,
     ScenarioError,
     check,
+    check_attackers,
     check_range,
 )
 from semsim.simulator.estimators import EstimatorConfig
@@ -143,10 +144,8 @@ class ReceiverConfig:
     def __post_init__(self) -> None:
         check_range(self.antenna_gain_dbi, "antenna_gain_dbi", -MAX_GAIN_DB, MAX_GAIN_DB)
         if self.attackers is not None:
-            check(len(self.attackers) > 0, "attackers", [], "name at least one attacker "
-                  "(or leave attackers out: the codec's whole ensemble)")
-            check(len(set(self.attackers)) == len(self.attackers), "attackers",
-                  list(self.attackers), "each attacker at most once")
+            check_attackers(self.attackers, hint=" (or leave attackers out: the codec's "
+                            "whole ensemble)")
         check_range(self.noise_figure_db, "noise_figure_db", 0.0, MAX_GAIN_DB)
 
 

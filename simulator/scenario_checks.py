@@ -30,32 +30,30 @@ def check_roles(scenario: Scenario, seen: set[str]) -> None:
                   f"no Eve of that name (Eves: {', '.join(sorted(eves)) or 'none'})")
     check(scenario.bob.forge_feedback is None, "bob.forge_feedback", scenario.bob.forge_feedback,
           "only an Eve forges feedback")
-    codec_mod = CODECS.module(scenario.codec.name)
     check(scenario.bob.attackers is None, "bob.attackers", scenario.bob.attackers,
           "only an Eve attacks")
+    codec, codec_mod = scenario.codec.name, CODECS.module(scenario.codec.name)
+    options = scenario.codec.options or codec_mod.Options()
+    wants = getattr(codec_mod, "source_dataset", None)
+    if wants is not None and scenario.source.kind == "dataset":
+        need = wants(options)
+        have = (scenario.source.options or SOURCES.module("dataset").Options()).name
+        check(have == need, "source.options.name", have,
+              f"codec {codec!r} was trained on {need!r} images: the source "
+              f"must be {need!r} too (another dataset scores the wrong task)")
     known = getattr(codec_mod, "attackers", None)
-    known = () if known is None else known(scenario.codec.options or codec_mod.Options())
+    known = () if known is None else known(options)
+    adapts = getattr(codec_mod, "ADAPTS_TO_FEEDBACK", False)
     for i, eve in enumerate(scenario.eves):
         for j, name in enumerate(eve.attackers or ()):
             if name not in known:
                 raise ScenarioError(
-                    f"eves[{i}].attackers[{j}]", f"codec {scenario.codec.name!r} runs " + (
+                    f"eves[{i}].attackers[{j}]", f"codec {codec!r} runs " + (
                         f"the attackers {', '.join(known)} (codec.options.attackers)"
                         if known else "no attackers"), name, suggest(name, known))
-    wants = getattr(codec_mod, "source_dataset", None)
-    if wants is not None and scenario.source.kind == "dataset":
-        need = wants(scenario.codec.options or codec_mod.Options())
-        have = (scenario.source.options or SOURCES.module("dataset").Options()).name
-        check(have == need, "source.options.name", have,
-              f"codec {scenario.codec.name!r} was trained on {need!r} images: the source "
-              f"must be {need!r} too (another dataset scores the wrong task)")
-    for i, eve in enumerate(scenario.eves):
-        est = eve.estimator
-        check(est.feedback_delay_s == 0, f"eves[{i}].estimator.feedback_delay_s",
-              est.feedback_delay_s, "only Bob reports his SNR to Alice; an Eve's estimate "
-              "is never fed back (an active Eve forges Bob's: forge_feedback)")
-    adapts = getattr(codec_mod, "ADAPTS_TO_FEEDBACK", False)
-    for i, eve in enumerate(scenario.eves):
+        check(eve.estimator.feedback_delay_s == 0, f"eves[{i}].estimator.feedback_delay_s",
+              eve.estimator.feedback_delay_s, "only Bob reports his SNR to Alice; an Eve's "
+              "estimate is never fed back (an active Eve forges Bob's: forge_feedback)")
         check(eve.forge_feedback is None or adapts, f"eves[{i}].forge_feedback",
-              eve.forge_feedback, f"codec {scenario.codec.name!r} does not adapt to Bob's "
-              "feedback, so a forged report changes nothing (use codec diffsem)")
+              eve.forge_feedback, f"codec {codec!r} does not adapt to Bob's feedback, so a "
+              "forged report changes nothing (use codec diffsem)")

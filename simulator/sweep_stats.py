@@ -122,19 +122,18 @@ def paired_contrasts(plan: SweepPlan, baseline: tuple[str, Any],
         dp, db = rows_of(p), rows_of(b)
         if not set(dp.replica) & set(db.replica):
             continue
-        cols = _columns(dp, columns)
+        cols = [c for c in _columns(dp, columns)
+                if np.issubdtype(dp[c].dtype, np.number) or dp[c].dtype == bool]
+        keep = ["replica", "packet_id", *cols]
+        as_float = dict.fromkeys(cols, float)  # booleans (outage) as proportions
         for group, g in dp.groupby(list(by), sort=False):
             group = group if isinstance(group, tuple) else (group,)
             mask = np.logical_and.reduce([db[c] == v for c, v in zip(by, group, strict=True)])
-            gb = db[mask]
+            ga, gb = g[keep].astype(as_float), db.loc[mask, keep].astype(as_float)
             for col in cols:
-                if not (np.issubdtype(g[col].dtype, np.number) or g[col].dtype == bool):
+                if ga[col].isna().all() or gb[col].isna().all():
                     continue
-                ga, gbb = g.assign(**{col: g[col].astype(float)}), gb.assign(
-                    **{col: gb[col].astype(float)})
-                if ga[col].isna().all() or gbb[col].isna().all():
-                    continue
-                m, lo, hi, n, over = _contrast(ga, gbb, col, level)
+                m, lo, hi, n, over = _contrast(ga, gb, col, level)
                 out.append({"point": p, **{k: repr(v) if isinstance(v, (list, dict)) else v
                                            for k, v in point.items()},
                             **dict(zip(by, group, strict=True)), "column": col,

@@ -121,7 +121,8 @@ class DiffSemSystem(nn.Module):
 
     def rescale(self, received: Tensor, tstar: Tensor, tprime: Tensor | None,
                 snr_est_db: Tensor | None) -> Tensor:
-        """Undo the unit-power scaling using the header's t', else Bob's own estimate."""
+        """Undo the unit-power scaling using the header's t', else t' by Eq. 24 from the
+        receiver's own SNR estimate (Bob's or an Eve's)."""
         if tprime is None:
             if snr_est_db is None:
                 raise ValueError("need tprime (header) or snr_est_db")
@@ -297,9 +298,7 @@ class DiffSemSystem(nn.Module):
         ``tprime`` (absent: t' by Eq. 24 from his ``snr_est_db`` (B,)) -> ``{"logits": (B,
         n_classes)}`` (E-DiffSem adds ``"passes"`` (B,))."""
         y, tprime = self._packets(received), header.get("tprime")
-        if tprime is None and snr_est_db is None:
-            raise ValueError("t' withheld from the header: pass Bob's snr_est_db")
-        est = None if tprime is not None else snr_est_db
+        est = None if tprime is not None else snr_est_db  # rescale needs one of the two
         if method == "ediffsem":
             res = self.receive_ediffsem(y, header["tstar"], snr_est_db=est, tprime=tprime)
             return {"logits": res.logits, "passes": res.iterations}
@@ -334,13 +333,8 @@ class DiffSemSystem(nn.Module):
         unknown = [a for a in attackers if a not in ATTACKERS]
         if unknown:
             raise ValueError(f"unknown attacker(s) {unknown}; choose from {ATTACKERS}")
-        y, tstar, tprime = self._packets(received), header["tstar"], header.get("tprime")
-        if tprime is None:
-            if snr_est_db is None:
-                raise ValueError("t' withheld from the header: pass Eve's snr_est_db")
-            tprime = select_tprime(tstar.cpu(), torch.as_tensor(snr_est_db).float().cpu(),
-                                   self.schedule)
-        ye = self.rescale(y, tstar, tprime, None)
+        y, tstar = self._packets(received), header["tstar"]
+        ye = self.rescale(y, tstar, header.get("tprime"), snr_est_db)  # t' withheld: Eq. 24
         out: dict[str, Tensor] = {}
         for name in attackers:
             if name == "direct":

@@ -11,9 +11,9 @@ from semsim.models.checkpoint import (
     load_checkpoint,
     read_manifest,
 )
-from semsim.models.stego.config import SETTINGS, stego_checkpoint_name
 from semsim.models.stego.jscc import DeepJSCC, JSCCConfig, JSCCDecoder
 from semsim.models.stego.networks import INN, INNConfig, InversionNet
+from semsim.models.stego.settings import SETTINGS, default_checkpoint
 from semsim.models.stego.system import StegoSystem
 
 __all__ = ["load_jscc", "load_stego"]
@@ -47,8 +47,8 @@ def load_stego(
 
     Loads the shared DeepJSCC codec, the INN + Bob's decoder, and Eve's inversion network
     when ``with_mia`` and its checkpoint exists. Which stego checkpoint: ``name`` if given,
-    else the slides' lambdas with ``lambda3`` (:func:`stego_checkpoint_name`) if given,
-    else the setting's default (the tuned one where shipped).
+    else :func:`~semsim.models.stego.settings.default_checkpoint` (the slides' lambdas with
+    ``lambda3`` if given, else the setting's tuned default where shipped).
     """
     if setting not in SETTINGS:
         raise KeyError(f"unknown stego setting {setting!r}; choose one of {sorted(SETTINGS)}")
@@ -56,10 +56,7 @@ def load_stego(
     d = _dir(checkpoint_dir)
     jscc = load_jscc(s.jscc, d, "cpu")
     if name is None:
-        if lambda3 is None and s.default is not None:
-            name = s.default
-        else:
-            name = stego_checkpoint_name(setting, 2.0 if lambda3 is None else lambda3)
+        name = default_checkpoint(setting, lambda3)
     man = read_manifest(d, name)
     want = man["config"].get("jscc_sha256")
     if want is not None and want != read_manifest(d, s.jscc)["sha256"]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["SETTINGS", "StegoSetting", "stego_checkpoint_name"]
+__all__ = ["SETTINGS", "StegoSetting", "default_checkpoint", "stego_checkpoint_name"]
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,16 @@ SETTINGS: dict[str, StegoSetting] = {
         ),
     )
 }
+
+
+def default_checkpoint(setting: str, lambda3: float | None = None) -> str:
+    """The stego checkpoint ``load_stego`` picks for ``setting``: the slides' lambdas with
+    ``lambda3`` when given, else the setting's tuned default where shipped (else
+    lambda3 = 2)."""
+    s = SETTINGS[setting]
+    if lambda3 is None and s.default is not None:
+        return s.default
+    return stego_checkpoint_name(setting, 2.0 if lambda3 is None else lambda3)
 
 
 def stego_checkpoint_name(setting: str, lambda3: float = 2.0) -> str:

@@ -127,11 +127,12 @@ def decode_many(codec: Codec, txs: Sequence[Transmission], received: Sequence[np
     """Decode several packets: the codec's own ``decode_many`` when it has one (one batched
     model call over every receiver of every packet), else ``decode`` packet by packet.
     ``attackers``: per receiver, an Eve's own attacker list (None: the codec's default;
-    only passed when some Eve narrows it). Returns one metrics dict (arrays (R,)) per
+    the engine gives it only when some Eve narrows it, so codecs without attackers never
+    see the argument). Returns one metrics dict (arrays (R,)) per
     packet, in order."""
     many = getattr(codec, "decode_many", None)
     if many is not None:
-        if attackers is not None and any(a is not None for a in attackers):
+        if attackers is not None:
             return many(txs, received, snr_est_db, roles, attackers=attackers)
         return many(txs, received, snr_est_db, roles)
     return [codec.decode(t, r, e, roles)

@@ -43,7 +43,7 @@ from semsim.simulator.codecs.base import (
     receiver_attackers,
     to_numpy,
 )
-from semsim.simulator.errors import ScenarioError, check
+from semsim.simulator.errors import ScenarioError, check, check_attackers
 
 __all__ = ["ADAPTS_TO_FEEDBACK", "ATTACKERS", "DiffSemCodec", "Options", "attackers", "build",
            "source_dataset", "trained_snr_db"]
@@ -86,10 +86,7 @@ class Options:
         if self.attackers is None:
             object.__setattr__(self, "attackers", tuple(
                 a for a in ATTACKERS if a != "direct" or _has_direct(self)))
-        check(len(self.attackers) > 0, "attackers", list(self.attackers),
-              "name at least one attacker")
-        check(len(set(self.attackers)) == len(self.attackers), "attackers",
-              list(self.attackers), "each attacker at most once")
+        check_attackers(self.attackers)
 
 
 def _has_direct(options: Options) -> bool:
@@ -102,7 +99,7 @@ def _has_direct(options: Options) -> bool:
 
 def attackers(options: Options) -> tuple[str, ...]:
     """The attackers every Eve runs unless ``eves[i].attackers`` narrows them."""
-    return tuple(options.attackers or ())
+    return tuple(options.attackers)
 
 
 def source_dataset(options: Options) -> str:
@@ -192,7 +189,6 @@ class DiffSemCodec(BatchedDecode):
         row with its own packet's t*, t' and label). ``attackers``: per receiver (R,), the
         Eve's list (None: the codec's ``attackers``)."""
         import torch
-
 
         rows = RowLayout.of(len(txs), roles)
         packet, bob, eve = rows.packet, rows.bob, rows.eve

@@ -39,7 +39,7 @@ from semsim.simulator.codecs.base import (
     receiver_attackers,
     to_numpy,
 )
-from semsim.simulator.errors import ScenarioError, check
+from semsim.simulator.errors import ScenarioError, check, check_attackers
 from semsim.simulator.names import check_name
 
 __all__ = ["ATTACKERS", "Options", "StegoCodec", "attackers", "build", "source_dataset",
@@ -69,10 +69,7 @@ class Options:
 
     def __post_init__(self) -> None:
         check(self.threads >= 0, "threads", self.threads, "must be >= 0")
-        check(len(self.attackers) > 0, "attackers", list(self.attackers),
-              "name at least one attacker")
-        check(len(set(self.attackers)) == len(self.attackers), "attackers",
-              list(self.attackers), "each attacker at most once")
+        check_attackers(self.attackers)
         if self.checkpoint is not None:
             check_name(self.checkpoint, "checkpoint")
 
@@ -92,10 +89,9 @@ def source_dataset(options: Options) -> str:
 def trained_snr_db(options: Options) -> tuple[float, float] | None:
     """The SNR range (dB) the stego checkpoint was trained on (its manifest config)."""
     from semsim.models.manifests import CHECKPOINT_DIR, CheckpointError, read_manifest
-    from semsim.models.stego.settings import SETTINGS, stego_checkpoint_name
+    from semsim.models.stego.settings import default_checkpoint
 
-    s = SETTINGS[options.setting]
-    name = options.checkpoint or s.default or stego_checkpoint_name(options.setting)
+    name = options.checkpoint or default_checkpoint(options.setting)
     try:
         rng = read_manifest(options.checkpoint_dir or CHECKPOINT_DIR, name)["config"].get(
             "snr_range_db")

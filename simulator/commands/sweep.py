@@ -143,10 +143,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.scenario is None:
         args.scenario = str(default_scenario())
     planned = args.replicas
-    if args.target_ci is not None:
-        if not args.target_ci > 0:
-            raise ScenarioError("--target-ci", "must be > 0 (the interval half-width to "
-                                "reach)", args.target_ci)
+    if args.target_ci is not None:  # run_to_target checks the target before any run
         planned = args.max_replicas or 8 * args.replicas
         if planned < args.replicas:
             raise ScenarioError("--max-replicas", f"must be >= --replicas ({args.replicas})",
@@ -165,6 +162,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     total = len(plan.tasks())
     print(f"sweep {sweep_id}: {len(plan.points)} point(s) x {plan.replicas} replica(s) -> "
           f"{plan.out_dir}", flush=True)
+
     def run(p, limit=None):
         return run_sweep(p, workers=args.workers, device=args.device, progress=bar.update,
                          backend=args.backend, ray_address=args.ray_address,
@@ -179,7 +177,6 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
                 stop = run_to_target(plan, start=args.replicas, target=args.target_ci,
                                      columns=[args.plot] if args.plot else None, run=run)
-                counts = {"run": "some", "skipped": "the rest"}
                 print(f"stopped at {stop['rounds'][-1]['replicas']} replica(s) per point: "
                       + ("target reached" if stop["reached"] else
                          f"--max-replicas {plan.replicas} reached first"), flush=True)

@@ -41,6 +41,23 @@ def merge(base: dict, patch: dict) -> dict:
     return out
 
 
+def write_scenario(path: Path, patch: dict) -> Path:
+    """``BASE`` deep-merged with ``patch``, written as YAML to ``path``; returns ``path``."""
+    import yaml
+
+    path.write_text(yaml.safe_dump(merge(BASE, patch)))
+    return path
+
+
+def diffsem_data(patch: dict | None = None) -> dict:
+    """``BASE`` with the DiffSem codec on CPU and 200 MNIST test images, 10 packets, then
+    ``patch`` (deep-merged)."""
+    data = merge(BASE, {"run": {"num_packets": 10},
+                        "codec": {"name": "diffsem", "device": "cpu"}})
+    data["source"] = {"kind": "dataset", "options": {"name": "mnist", "limit": 200}}
+    return merge(data, patch or {})
+
+
 def documented_types(codec: str = "Reference codec") -> dict[str, str]:
     """column -> type from docs/traces.md: the fixed columns plus the table of ``codec``
     (the table that follows the paragraph starting with that text)."""

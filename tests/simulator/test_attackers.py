@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from simhelpers import BASE, merge
+from simhelpers import BASE, diffsem_data, merge
 
 from semsim.models.diffsem.config import ATTACKERS
 from semsim.simulator.codecs import CODECS
@@ -15,11 +15,9 @@ from semsim.simulator.scenario import parse_scenario
 
 
 def scenario(**patch):
-    data = merge(BASE, {"run": {"num_packets": 8},
-                        "codec": {"name": "diffsem", "device": "cpu", "decode_batch_packets": 8,
-                                  "options": {"tstar": 200, "receiver": "classifier"}}})
-    data["source"] = {"kind": "dataset", "options": {"name": "mnist", "limit": 200}}
-    return parse_scenario(merge(data, patch))
+    return parse_scenario(diffsem_data(merge(
+        {"run": {"num_packets": 8}, "codec": {"decode_batch_packets": 8, "options": {
+            "tstar": 200, "receiver": "classifier"}}}, patch)))
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from simhelpers import BASE, assert_same_trace, documented_types, merge
+from simhelpers import assert_same_trace, diffsem_data, documented_types
 
 from semsim.models.common.units import db_to_lin
 from semsim.simulator.channels import apply_one_tap
@@ -17,10 +17,7 @@ from semsim.simulator.scenario import parse_scenario
 
 
 def diffsem_scenario(**patch):
-    data = merge(BASE, {"run": {"num_packets": 10},
-                        "codec": {"name": "diffsem", "device": "cpu"}})
-    data["source"] = {"kind": "dataset", "options": {"name": "mnist", "limit": 200}}
-    return parse_scenario(merge(data, patch))
+    return parse_scenario(diffsem_data(patch))
 
 
 @pytest.fixture(scope="module")

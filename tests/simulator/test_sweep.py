@@ -2,8 +2,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
-from simhelpers import BASE, merge
+from simhelpers import write_scenario
 
 from semsim.simulator.cli import main
 from semsim.simulator.engine import run_scenario
@@ -14,11 +13,8 @@ from semsim.simulator.sweep import collect, parse_axis, plan_sweep, run_sweep
 
 @pytest.fixture
 def scenario_file(tmp_path) -> Path:
-    path = tmp_path / "s.yaml"
-    data = merge(BASE, {"run": {"num_packets": 25, "seed": 11},
-                        "bob": {"estimator": {"kind": "bias"}}})
-    path.write_text(yaml.safe_dump(data))
-    return path
+    return write_scenario(tmp_path / "s.yaml", {"run": {"num_packets": 25, "seed": 11},
+                                                 "bob": {"estimator": {"kind": "bias"}}})
 
 
 def test_parse_axis_and_named_errors():

@@ -6,7 +6,7 @@ import json
 import pandas as pd
 import pytest
 import yaml
-from simhelpers import BASE, merge
+from simhelpers import BASE, merge, write_scenario
 
 from semsim.simulator.cli import main
 from semsim.simulator.errors import ScenarioError
@@ -17,11 +17,8 @@ ray = pytest.importorskip("ray")
 
 @pytest.fixture
 def scenario_file(tmp_path):
-    path = tmp_path / "s.yaml"
-    data = merge(BASE, {"run": {"num_packets": 20, "seed": 3},
-                        "bob": {"estimator": {"kind": "bias"}}})
-    path.write_text(yaml.safe_dump(data))
-    return path
+    return write_scenario(tmp_path / "s.yaml", {"run": {"num_packets": 20, "seed": 3},
+                                                 "bob": {"estimator": {"kind": "bias"}}})
 
 
 def _frames(run_dir):

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from simhelpers import BASE, merge
+from simhelpers import BASE, merge, write_scenario
 
 from semsim.simulator.cli import main
 from semsim.simulator.errors import ScenarioError
@@ -24,9 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def scenario_file(tmp_path) -> Path:
-    path = tmp_path / "s.yaml"
-    path.write_text(yaml.safe_dump(merge(BASE, {"run": {"num_packets": 20, "seed": 3}})))
-    return path
+    return write_scenario(tmp_path / "s.yaml", {"run": {"num_packets": 20, "seed": 3}})
 
 
 def _sweep_args(scenario, out, *extra):

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
-from simhelpers import BASE, merge
+from simhelpers import write_scenario
 
 from semsim.simulator.cli import main
 from semsim.simulator.errors import ScenarioError
@@ -22,11 +21,8 @@ from semsim.simulator.sweep_stats import (
 
 @pytest.fixture
 def scenario_file(tmp_path) -> Path:
-    path = tmp_path / "s.yaml"
-    data = merge(BASE, {"run": {"num_packets": 20, "seed": 3},
-                        "bob": {"estimator": {"kind": "bias"}}})
-    path.write_text(yaml.safe_dump(data))
-    return path
+    return write_scenario(tmp_path / "s.yaml", {"run": {"num_packets": 20, "seed": 3},
+                                                 "bob": {"estimator": {"kind": "bias"}}})
 
 
 def test_axis_ranges():
