@@ -1,15 +1,24 @@
 """Engine throughput vs a bare SimPy loop with the same events, in one process.
 
-Engine: reference codec, 1 Bob + 8 Eves (Rayleigh block fading, pilot LS estimators,
-random-waypoint Eves, shadowing), traces written to Parquet in a temp folder.
-Bare loop: the engine's SimPy skeleton with nothing else: Alice's timeout per packet, a
-BroadcastPipe-style put into one Store per receiver, one process per receiver taking each
-packet, and Bob's report through a feedback Store + delay process. Both count
-receiver-packets (packets x receivers) per second, both per wall-clock second and per
-CPU second of this process (the latter is what one core delivers when the machine is
-shared with other jobs; the ratio uses wall-clock times).
+Two shapes, reference codec, traces written to Parquet in a temp folder:
 
-    PYTHONPATH=. .venv/bin/python benchmarks/bench_engine.py [--packets N] [--repeats K]
+- ``fanout``: 1 Bob + 8 Eves (Rayleigh block fading, pilot LS estimators, random-waypoint
+  Eves, shadowing, spatial correlation), the engine with one decode call per packet (the
+  default) and with ``codec.decode_batch_packets`` = ``--decode-batch`` (same trace, checked
+  bit for bit here), against the bare loop: the engine's SimPy skeleton with nothing else
+  (Alice's timeout per packet, a BroadcastPipe-style put into one Store per receiver, one
+  process per receiver taking each packet, Bob's report through a feedback Store + delay
+  process). Target: engine >= 0.5x the bare loop's receiver-packet rate.
+- ``map``: 1 Bob + 400 static Eves on a 20 x 20 grid over 80 m x 80 m (a leakage map's
+  shape, ``leakage_map.grid_scenario``), the engine against the bare loop with 401
+  receivers. Target: >= 1,000,000 receiver-packets/s.
+
+Both count receiver-packets (packets x receivers) per wall-clock second and per CPU second
+of this process (all its threads: the trace's Parquet writer runs on its own thread); the
+ratios use wall-clock times. Best of ``--repeats``, the cases alternated.
+
+    PYTHONPATH=. .venv/bin/python benchmarks/bench_engine.py [--packets N] [--map-packets M]
+        [--repeats K] [--decode-batch B]
 """
 
 from __future__ import annotations
@@ -17,10 +26,17 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from dataclasses import replace
+from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import simpy
 
 from semsim.simulator.engine import run_scenario
+from semsim.simulator.leakage_map import grid_scenario
+from semsim.simulator.mobility import Static
 from semsim.simulator.scenario import parse_scenario
 
 NUM_EVES = 8
@@ -82,37 +98,86 @@ def bare_simpy(num_packets: int, num_receivers: int, interval_s: float, delay_s:
     return count[0]
 
 
+def _timed(scenario, replica: int) -> tuple[float, float, pa.Table]:
+    """(wall s, CPU s, trace table) of one engine run."""
+    with tempfile.TemporaryDirectory() as tmp:
+        t0, c0 = time.perf_counter(), time.process_time()
+        run_scenario(scenario, tmp, replica=replica, run_id="bench", write_metadata=False)
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        table = pa.concat_tables(pq.read_table(p) for p in sorted(Path(tmp).rglob("*.parquet")))
+    return wall, cpu, table
+
+
+def _bare(num_packets: int, num_receivers: int) -> tuple[float, float, int]:
+    t0, c0 = time.perf_counter(), time.process_time()
+    n = bare_simpy(num_packets, num_receivers, 1.0e-3, 2.0e-3)
+    return time.perf_counter() - t0, time.process_time() - c0, n
+
+
+def _same(a: pa.Table, b: pa.Table) -> bool:
+    """Equal tables, floats compared bit for bit (NaN == NaN)."""
+    if a.schema != b.schema or a.num_rows != b.num_rows:
+        return False
+    for name in a.column_names:
+        x, y = a[name].combine_chunks(), b[name].combine_chunks()
+        if pa.types.is_floating(x.type):
+            if not np.array_equal(x.to_numpy(zero_copy_only=False).view(np.int64),
+                                  y.to_numpy(zero_copy_only=False).view(np.int64)):
+                return False
+        elif not x.equals(y):
+            return False
+    return True
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--packets", type=int, default=20000)
+    parser.add_argument("--packets", type=int, default=20000, help="fan-out case")
+    parser.add_argument("--map-packets", type=int, default=2000, help="400-Eve case")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--decode-batch", type=int, default=256)
     args = parser.parse_args()
-    data = dict(SCENARIO, run={**SCENARIO["run"], "num_packets": args.packets})
-    scenario = parse_scenario(data)
-    num_rx = 1 + NUM_EVES
-    best = {"engine": 0.0, "bare": 0.0, "engine_cpu": 0.0, "bare_cpu": 0.0}
+    base = parse_scenario(dict(SCENARIO, run={**SCENARIO["run"], "num_packets": args.packets}))
+    batched = replace(base, codec=replace(base.codec, decode_batch_packets=args.decode_batch))
+    grid = np.linspace(0.0, 80.0, 20), np.linspace(-40.0, 40.0, 20)
+    many = parse_scenario(dict(SCENARIO, run={**SCENARIO["run"], "num_packets": args.map_packets}))
+    many = grid_scenario(replace(many, eves=(replace(many.eves[0], mobility=Static()),)), *grid)
+    cases = {"engine": (base, 1 + NUM_EVES, args.packets),
+             f"engine, {args.decode_batch} packets per decode": (batched, 1 + NUM_EVES,
+                                                                  args.packets),
+             "map engine": (many, 1 + len(many.eves), args.map_packets)}
+    best: dict[str, tuple[float, float]] = {}
+    tables: dict[str, pa.Table] = {}
     for rep in range(args.repeats):
-        with tempfile.TemporaryDirectory() as tmp:
-            t0, c0 = time.perf_counter(), time.process_time()
-            res = run_scenario(scenario, tmp, replica=rep, write_metadata=False)
-            engine_s, engine_cpu = time.perf_counter() - t0, time.process_time() - c0
-        t0, c0 = time.perf_counter(), time.process_time()
-        n = bare_simpy(args.packets, num_rx, 1.0e-3, 2.0e-3)
-        bare_s, bare_cpu = time.perf_counter() - t0, time.process_time() - c0
-        assert n == res.num_rows == args.packets * num_rx
-        rates = {"engine": n / engine_s, "bare": n / bare_s,
-                 "engine_cpu": n / engine_cpu, "bare_cpu": n / bare_cpu}
-        best = {k: max(best[k], v) for k, v in rates.items()}
-        print(f"repeat {rep}: engine {rates['engine']:,.0f} rx-pkt/s wall "
-              f"({rates['engine_cpu']:,.0f} per CPU s), bare SimPy {rates['bare']:,.0f} "
-              f"rx-pkt/s wall ({rates['bare_cpu']:,.0f} per CPU s), "
-              f"bare/engine {rates['bare'] / rates['engine']:.2f}x")
-    print(f"best of {args.repeats} ({args.packets} packets x {num_rx} receivers): "
-          f"engine {best['engine']:,.0f} receiver-packets/s wall, "
-          f"{best['engine_cpu']:,.0f} per CPU second; bare SimPy {best['bare']:,.0f} wall, "
-          f"{best['bare_cpu']:,.0f} per CPU second; bare/engine = "
-          f"{best['bare'] / best['engine']:.2f}x wall, "
-          f"{best['bare_cpu'] / best['engine_cpu']:.2f}x CPU")
+        for name, (scenario, num_rx, packets) in cases.items():
+            wall, cpu, table = _timed(scenario, rep)
+            assert table.num_rows == packets * num_rx
+            if rep == 0:
+                tables[name] = table
+            rate = (table.num_rows / wall, table.num_rows / cpu)
+            best[name] = max(best.get(name, (0.0, 0.0)), rate)
+            print(f"repeat {rep}: {name}: {rate[0]:,.0f} rx-pkt/s wall ({rate[1]:,.0f} per "
+                  f"CPU s)", flush=True)
+        for name, num_rx, packets in (("bare SimPy", 1 + NUM_EVES, args.packets),
+                                      ("map bare SimPy", 1 + len(many.eves),
+                                       args.map_packets)):
+            wall, cpu, n = _bare(packets, num_rx)
+            rate = (n / wall, n / cpu)
+            best[name] = max(best.get(name, (0.0, 0.0)), rate)
+            print(f"repeat {rep}: {name}: {rate[0]:,.0f} rx-pkt/s wall ({rate[1]:,.0f} per "
+                  f"CPU s)", flush=True)
+    same = _same(tables["engine"], tables[f"engine, {args.decode_batch} packets per decode"])
+    print(f"\nbest of {args.repeats}: fan-out {args.packets} packets x {1 + NUM_EVES} "
+          f"receivers, map {args.map_packets} packets x {1 + len(many.eves)} receivers")
+    for name, (wall, cpu) in best.items():
+        print(f"  {name:38s} {wall:12,.0f} rx-pkt/s wall {cpu:12,.0f} per CPU s")
+    bare, bare_map = best["bare SimPy"], best["map bare SimPy"]
+    for name in list(cases)[:2]:
+        print(f"fan-out: {name} / bare SimPy = {best[name][0] / bare[0]:.2f}x wall, "
+              f"{best[name][1] / bare[1]:.2f}x CPU (target >= 0.5x)")
+    print(f"fan-out: per-packet and batched decode traces identical bit for bit: {same}")
+    print(f"map: engine {best['map engine'][0]:,.0f} rx-pkt/s wall (target >= 1,000,000), "
+          f"{best['map engine'][0] / bare_map[0]:.2f}x the bare SimPy loop with "
+          f"{1 + len(many.eves)} receivers")
 
 
 if __name__ == "__main__":

@@ -47,17 +47,24 @@ def _groups(objs: list) -> list[tuple[object, np.ndarray | slice]]:
 
 @dataclass
 class Observation:
-    """What the R receivers see of packet k: ``rows`` maps per-receiver trace columns
-    (positions, path loss, shadowing, fading, SNRs, capacities; see docs/traces.md) to
-    arrays (R,); ``gain`` (R,) complex h; ``noise_var`` (R,) per real dimension
-    (P_s / mean SNR); ``received`` (R, F) equalised reals."""
+    """What the R receivers see of packet k: per-receiver trace columns (positions, path
+    loss, shadowing, fading, SNRs, capacities; see docs/traces.md) as row ``index`` of the
+    chunk's arrays ``shared`` (K, R) (``rows``: that row as (R,) arrays); ``gain`` (R,)
+    complex h; ``noise_var`` (R,) per real dimension (P_s / mean SNR); ``received`` (R, F)
+    equalised reals."""
 
     time_s: float
     tx_state: np.ndarray  # (4,) Alice x_m, y_m, vx_mps, vy_mps
-    rows: dict[str, np.ndarray]
+    shared: dict[str, np.ndarray]
+    index: int
     gain: np.ndarray
     noise_var: np.ndarray  # (R,) per real dimension: P_s / mean SNR
     received: np.ndarray
+
+    @property
+    def rows(self) -> dict[str, np.ndarray]:
+        """This packet's trace columns, each (R,)."""
+        return {c: v[self.index] for c, v in self.shared.items()}
 
 
 class ReceiverBank:
@@ -124,9 +131,9 @@ class ReceiverBank:
         self.t_last = 0.0
         self.rel_last: np.ndarray | None = None
         self._start = 0  # packet index of the prepared chunk
+        self._noise: np.ndarray | None = None  # (R, n, F) equalised noise of chunk rows
+        self._noise_from = 0  # .. from row _noise_from
         self._chunk: dict[str, np.ndarray] = {}
-        self._noise: np.ndarray | None = None
-        self._noise_from = 0
 
     def _correlation(self, epoch: int) -> tuple[spatial.Groups, spatial.Groups]:
         """(shadowing, fading) mixing groups of the receivers at the start of spatial epoch
@@ -248,16 +255,17 @@ class ReceiverBank:
         the chunking."""
         width = num_features + num_features % 2
         noise = self._noise
-        if noise is None or noise.shape[2] != width or not 0 <= j - self._noise_from < len(
-                noise):
+        stale = noise is None or noise.shape[2] != width
+        if stale or not 0 <= j - self._noise_from < noise.shape[1]:
             n = min(len(self._times) - j, max(1, _NOISE_BUDGET // (self.num * width)))
-            z = np.empty((n, self.num, width))
+            z = np.empty((self.num, n, width))  # receiver-major: each stream fills its own
             for i, g in enumerate(self.noise_rng):
-                z[:, i, :] = g.standard_normal((n, width))
+                g.standard_normal((n, width), out=z[i])
             rows = slice(j, j + n)
-            noise = self._noise = ch.equalised_noise(self._h[rows], self._noise_var[rows], z)
+            noise = self._noise = ch.equalised_noise(self._h[rows].T, self._noise_var[rows].T,
+                                                     z)
             self._noise_from = j
-        return noise[j - self._noise_from, :, :num_features]
+        return noise[:, j - self._noise_from, :num_features]
 
     def observe(self, k: int, symbols: np.ndarray,
                 power_per_real: float = REAL_UNIT_POWER) -> Observation:
@@ -271,6 +279,5 @@ class ReceiverBank:
             j = 0
         scale = math.sqrt(power_per_real)  # noise drawn for P_s = 1, scaled to the signal
         received = symbols + scale * self._equalised_noise(j, symbols.shape[-1])
-        return Observation(float(self._times[j]), self._tx[j],
-                           {c: v[j] for c, v in self._chunk.items()}, self._h[j],
+        return Observation(float(self._times[j]), self._tx[j], self._chunk, j, self._h[j],
                            power_per_real * self._noise_var[j], received)

@@ -15,7 +15,7 @@ from semsim.simulator.bank import ReceiverBank
 from semsim.simulator.coalitions import Combiner
 from semsim.simulator.decode_queue import DecodeQueue
 from semsim.simulator.nodes import Packet
-from semsim.simulator.trace import TraceWriter
+from semsim.simulator.trace import PacketRows, TraceWriter
 
 __all__ = ["BroadcastLink"]
 
@@ -49,9 +49,15 @@ class BroadcastLink:
         tx = packet.tx
         obs = self.bank.observe(packet.packet_id, np.asarray(tx.symbols, dtype=np.float64),
                                tx.power_per_real)
-        rows, received = obs.rows, obs.received
-        if self.combiner is not None:  # colluding Eves: virtual receivers after the others
-            rows, received = self.combiner(rows, received, self.bank.is_eve)
+        if self.combiner is None:  # the bank's chunk rows, copied when the trace is written
+            true_db = obs.shared["snr_true_db"][obs.index]
+            rows = PacketRows({"snr_mismatch_db": packet.snr_est_db - true_db}, obs.shared,
+                              obs.index)
+            received = obs.received
+        else:  # colluding Eves: virtual receivers after the others
+            own, received = self.combiner(obs.rows, obs.received, self.bank.is_eve)
+            own["snr_mismatch_db"] = packet.snr_est_db - own["snr_true_db"]
+            rows = PacketRows(own)
         event = {
             "packet_id": packet.packet_id,
             "time_s": packet.time_s,
@@ -67,7 +73,6 @@ class BroadcastLink:
         for key, value in tx.header.items():
             if isinstance(value, (int, float, str, bool, np.number)):
                 event[f"h_{key}"] = value
-        rows["snr_mismatch_db"] = packet.snr_est_db - rows["snr_true_db"]
         self.queue.add(self.trace, tx, received, event, rows)
         self.num_delivered += 1
         if self.log is not None:

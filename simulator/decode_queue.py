@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from semsim.simulator.codecs import Transmission, decode_many
-from semsim.simulator.trace import TraceWriter
+from semsim.simulator.trace import PacketRows, TraceWriter
 
 __all__ = ["DecodeQueue"]
 
@@ -28,12 +28,13 @@ class DecodeQueue:
         """``attackers``: per receiver, an Eve's own attacker list (None: the codec's)."""
         self.codec, self.roles, self.max_packets = codec, tuple(roles), int(max_packets)
         self.attackers = None if attackers is None else tuple(attackers)
-        self._pending: list[tuple[TraceWriter, Transmission, np.ndarray, dict, dict]] = []
+        self._pending: list[tuple[TraceWriter, Transmission, np.ndarray, dict, PacketRows]] = []
         self.num_calls = 0
 
     def add(self, trace: TraceWriter, tx: Transmission, received: np.ndarray, event: dict,
-            rows: dict) -> None:
-        """Queue one packet (received (R, F)); decodes when ``max_packets`` are waiting."""
+            rows: PacketRows) -> None:
+        """Queue one packet (received (R, F)); decodes when ``max_packets`` are waiting. The
+        metrics join ``rows.own`` as ``m_<key>`` columns."""
         self._pending.append((trace, tx, received, event, rows))
         if len(self._pending) >= self.max_packets:
             self.flush()
@@ -48,6 +49,7 @@ class DecodeQueue:
                               self.attackers)
         self.num_calls += 1
         for (trace, _, _, event, rows), metrics in zip(pending, results, strict=True):
+            own = rows.own
             for key, value in metrics.items():
-                rows[f"m_{key}"] = value
+                own[f"m_{key}"] = value
             trace.add(event, rows)

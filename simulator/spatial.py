@@ -36,6 +36,9 @@ from semsim.simulator.errors import check
 __all__ = ["Groups", "SpatialConfig", "fading_correlation", "mix", "mixing_groups",
            "shadowing_correlation_matrix"]
 
+#: up to this many receivers, components come from a search on the dense matrix
+_DENSE_COMPONENTS = 64
+
 #: [(receiver indices (G,), lower-triangular mixing matrix (G, G))] of groups with G > 1
 Groups = list[tuple[np.ndarray, np.ndarray]]
 
@@ -85,15 +88,38 @@ def mixing_groups(corr: np.ndarray, min_correlation: float) -> Groups:
     matrix L (lower triangular, L L^T = C; an eigen-decomposition square root when the
     truncated C is not positive definite)."""
     linked = np.abs(corr) >= min_correlation
-    num, label = connected_components(csr_matrix(linked), directed=False)
+    if np.count_nonzero(linked) <= len(corr):  # only the diagonal: nobody is mixed
+        return []
     groups: Groups = []
-    for g in range(num):
-        idx = np.flatnonzero(label == g)
+    for idx in _components(linked):
         if len(idx) < 2:
             continue
         c = np.where(linked[np.ix_(idx, idx)], corr[np.ix_(idx, idx)], 0.0)
         groups.append((idx, _lower_factor(c)))
     return groups
+
+
+def _components(linked: np.ndarray) -> list[np.ndarray]:
+    """Connected components of the symmetric boolean matrix ``linked`` (R, R), each as
+    sorted receiver indices, in order of their first receiver. A few receivers: a
+    breadth-first search on the matrix (scipy's sparse graph costs more to build)."""
+    if len(linked) > _DENSE_COMPONENTS:
+        num, label = connected_components(csr_matrix(linked), directed=False)
+        return [np.flatnonzero(label == g) for g in range(num)]
+    seen = np.zeros(len(linked), dtype=bool)
+    out = []
+    for i in range(len(linked)):
+        if seen[i]:
+            continue
+        members = linked[i].copy()
+        members[i] = True
+        frontier = members
+        while frontier.any():
+            frontier = linked[frontier].any(axis=0) & ~members
+            members |= frontier
+        seen |= members
+        out.append(np.flatnonzero(members))
+    return out
 
 
 def _lower_factor(c: np.ndarray) -> np.ndarray:

@@ -2,7 +2,8 @@
 
 Rows are buffered column-wise per event (scalars per packet, arrays (R,) per receiver) and
 written every ``part_rows`` rows as ``traces/rNNN-pNNNNN.parquet``: each part is written to a
-hidden temp name and renamed, so a crash never leaves a half-written part. Every column is
+hidden temp name and renamed, so a crash never leaves a half-written part, by one
+background thread per writer while the simulation goes on. Every column is
 typed from the registry (:mod:`semsim.simulator.columns`, documented in ``docs/traces.md``);
 codec metrics become ``m_<key>`` columns and scalar header fields ``h_<key>`` columns, typed
 from the codec's registry entries (inferred only for a codec outside the registry).
@@ -10,8 +11,9 @@ from the codec's registry entries (inferred only for a codec outside the registr
 
 from __future__ import annotations
 
-import io
+from collections import deque
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,12 +22,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from semsim.models.common.provenance import atomic_write_bytes
+from semsim.models.common.provenance import atomic_write
 from semsim.simulator import columns
 from semsim.simulator.errors import ScenarioError, check_range
 
-__all__ = ["EVENT_COLUMNS", "FINITE_COLUMNS", "FIXED_COLUMNS", "ROW_COLUMNS", "TraceConfig",
-           "TraceValueError", "TraceWriter", "read_traces"]
+__all__ = ["EVENT_COLUMNS", "FINITE_COLUMNS", "FIXED_COLUMNS", "ROW_COLUMNS", "PacketRows",
+           "TraceConfig", "TraceValueError", "TraceWriter", "read_traces"]
 
 #: every fixed column in file order with its Arrow type (from the registry)
 FIXED_COLUMNS = {c.name: c.arrow for c in columns.FIXED}
@@ -38,6 +40,10 @@ _ORDER = list(FIXED_COLUMNS)
 #: NaN is legal only in ``feedback_age_s`` (no report yet) and in the codecs' h_/m_ columns
 FINITE_COLUMNS = {c.name: frozenset(c.roles) for c in columns.FIXED
                   if c.arrow == pa.float64() and c.name != "feedback_age_s"}
+
+
+#: parts a writer may have queued for its background thread (bounds memory)
+_MAX_PENDING = 2
 
 
 class TraceValueError(ScenarioError):
@@ -55,6 +61,32 @@ class TraceConfig:
 
     def __post_init__(self) -> None:
         check_range(self.part_rows, "part_rows", 1, 10**7)
+
+
+class PacketRows(Mapping):
+    """One packet's per-receiver columns (R,) without copying the physics: ``own`` arrays
+    (R,) of this packet, and row ``index`` of ``shared``, arrays (K, R) that K consecutive
+    packets share (the receiver bank's chunk; keys disjoint from ``own``). A plain mapping
+    of (R,) arrays is the case with no ``shared``. The trace writer copies shared rows in
+    slabs of consecutive packets when it builds a part."""
+
+    __slots__ = ("index", "own", "shared")
+
+    def __init__(self, own: dict[str, np.ndarray],
+                 shared: Mapping[str, np.ndarray] | None = None, index: int = 0) -> None:
+        self.own, self.shared, self.index = own, shared or {}, index
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        if key in self.own:
+            return self.own[key]
+        return self.shared[key][self.index]
+
+    def __iter__(self):
+        yield from self.own
+        yield from self.shared
+
+    def __len__(self) -> int:
+        return len(self.own) + len(self.shared)
 
 
 class TraceWriter:
@@ -83,36 +115,73 @@ class TraceWriter:
         self.num_rows = 0
         self._events: dict[str, list] = {}
         self._rows: dict[str, list] = {}
+        self._shared: list[tuple[Mapping[str, np.ndarray], int]] = []  # (chunk, row) per packet
+        self._shared_keys: Any = ()
+        self._last_shared: Mapping[str, np.ndarray] = {}
         self._schema: pa.Schema | None = None
         self._n = 0
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: deque[Future] = deque()
 
     def add(self, event: Mapping[str, Any], rows: Mapping[str, np.ndarray]) -> None:
-        """Append one packet: ``event`` scalars and ``rows`` arrays of shape (R,)."""
+        """Append one packet: ``event`` scalars and ``rows`` arrays of shape (R,) (a
+        mapping, or :class:`PacketRows` whose shared chunk rows are copied later)."""
+        if isinstance(rows, PacketRows):
+            own, shared, index = rows.own, rows.shared, rows.index
+        else:
+            own, shared, index = rows, {}, 0
         if not self._events:
-            missing = [c for c in _ORDER if c not in event and c not in rows
+            missing = [c for c in _ORDER if c not in event and c not in own and c not in shared
                        and c not in self.const and c not in ("node", "role")]
             if missing:
                 raise ValueError(f"trace: the engine left fixed columns unfilled: {missing}")
             self._events = {k: [] for k in event}
-            self._rows = {k: [] for k in rows}
-        elif event.keys() != self._events.keys() or rows.keys() != self._rows.keys():
-            raise ValueError("trace columns changed between packets (a codec must return the "
-                             f"same header and metric keys every call): {sorted(event)} "
-                             f"{sorted(rows)}")
+            self._rows = {k: [] for k in own}
+            self._shared_keys = shared.keys()
+        elif (event.keys() != self._events.keys() or own.keys() != self._rows.keys()
+              or (shared is not self._last_shared and shared.keys() != self._shared_keys)):
+            own, shared, index = self._regroup(event, own, shared, index)
+        self._last_shared = shared
         for k, v in event.items():
             self._events[k].append(v)
-        for k, v in rows.items():
+        for k, v in own.items():
             self._rows[k].append(v)
+        if shared:
+            self._shared.append((shared, index))
         self._n += 1
         if self._n >= self.events_per_part:
             self.flush()
 
+    def _regroup(self, event: Mapping[str, Any], own: Mapping[str, np.ndarray],
+                 shared: Mapping[str, np.ndarray], index: int):
+        """A packet whose columns are split between own and shared differently from the
+        first packet's (same columns): regrouped like the first; other columns: an error."""
+        merged = {**own, **{k: v[index] for k, v in shared.items()}}
+        if (event.keys() != self._events.keys()
+                or merged.keys() != self._rows.keys() | self._shared_keys):
+            raise ValueError("trace columns changed between packets (a codec must return the "
+                             f"same header and metric keys every call): {sorted(event)} "
+                             f"{sorted(merged)}")
+        return ({k: merged[k] for k in self._rows},
+                {k: merged[k][None] for k in self._shared_keys}, 0)
+
+    def _shared_columns(self) -> dict[str, np.ndarray]:
+        """The buffered packets' shared columns (n * R,), copied in slabs of consecutive
+        rows of one chunk."""
+        slabs: list[list] = []
+        for shared, j in self._shared:
+            if slabs and slabs[-1][0] is shared and slabs[-1][2] == j:
+                slabs[-1][2] = j + 1
+            else:
+                slabs.append([shared, j, j + 1])
+        return {k: np.concatenate([s[k][a:b].reshape(-1) for s, a, b in slabs])
+                for k in self._shared_keys} if slabs else {}
+
     def _table(self) -> pa.Table:
         n, r = self._n, self.num_receivers
         cols: dict[str, pa.Array] = {}
-        zeros = pa.array(np.zeros(n * r, dtype=np.int64))
         for k, v in self.const.items():
-            cols[k] = pa.array([v], type=FIXED_COLUMNS[k]).take(zeros)
+            cols[k] = pa.repeat(pa.scalar(v, type=FIXED_COLUMNS[k]), n * r)
         which = pa.array(np.tile(np.arange(r), n))
         cols["node"] = pa.array(list(self.receivers), type=pa.string()).take(which)
         cols["role"] = pa.array(list(self.roles), type=pa.string()).take(which)
@@ -121,8 +190,8 @@ class TraceWriter:
             arr = np.asarray(vals)
             self._check_finite(k, arr, 1)
             cols[k] = pa.array(arr, type=columns.arrow_type(k, self.codec, arr)).take(per_event)
-        for k, vals in self._rows.items():
-            arr = np.concatenate(vals)
+        for k, arr in [*((k, np.concatenate(v)) for k, v in self._rows.items()),
+                       *self._shared_columns().items()]:
             if arr.shape[0] != n * r:
                 raise ValueError(f"column {k!r}: expected {r} values per packet")
             self._check_finite(k, arr, r)
@@ -156,24 +225,62 @@ class TraceWriter:
                                   "range passed validation", float(arr[i]))
 
     def flush(self) -> None:
-        """Write buffered rows as the next part (no-op when empty)."""
+        """Hand buffered rows to the writer thread as the next part (no-op when empty).
+
+        The table is built and checked here (a bad value raises now, naming its packet);
+        compressing and writing it happens on one background thread, parts in order, at
+        most ``_MAX_PENDING`` parts behind, so the simulation runs on meanwhile (pyarrow
+        releases the GIL). A failed write raises from the next ``flush`` or ``close``."""
         if self._n == 0:
             return
         table = self._table()
-        buf = io.BytesIO()
-        pq.write_table(table, buf, compression="zstd")
         path = self.dir / f"{self.prefix}-p{len(self.parts):05d}.parquet"
-        atomic_write_bytes(path, buf.getvalue())
+        self._wait(_MAX_PENDING - 1)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="trace-writer")
+        self._pending.append(self._pool.submit(_write_part, table, path))
         self.parts.append(path)
         self.num_rows += table.num_rows
         self._events = {k: [] for k in self._events}
         self._rows = {k: [] for k in self._rows}
+        self._shared = []
         self._n = 0
 
     def close(self) -> list[Path]:
-        """Flush and return the written part paths."""
-        self.flush()
+        """Flush, wait until every part is on disk and return the part paths."""
+        try:
+            self.flush()
+            self._wait(0)
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+                self._pool = None
         return list(self.parts)
+
+    def _wait(self, num_pending: int) -> None:
+        """Wait until at most ``num_pending`` parts are being written. A failed write
+        raises here, once every other queued part is finished (none is left half done)."""
+        while len(self._pending) > num_pending:
+            try:
+                self._pending.popleft().result()
+            except BaseException:
+                for future in self._pending:
+                    future.exception()  # wait for it; the first failure is the one raised
+                self._pending.clear()
+                raise
+
+
+def _write_part(table: pa.Table, path: Path) -> None:
+    """Write one part atomically (temp name, fsync, rename)."""
+    atomic_write(path, lambda tmp: pq.write_table(
+        table, tmp, compression="zstd", use_dictionary=_dictionary_columns(table)))
+
+
+def _dictionary_columns(table: pa.Table) -> list[str]:
+    """Columns worth dictionary-encoding: strings (names, roles, ids repeat every row).
+    Float columns of physics almost never repeat; trying a dictionary on them only costs
+    time (a quarter of a part's write) before Parquet falls back to plain encoding."""
+    return [f.name for f in table.schema if pa.types.is_string(f.type)]
 
 
 def read_traces(run_dir: str | Path):

@@ -55,21 +55,37 @@ class ReferenceCodec:
 
     def decode(self, tx: Transmission, received: np.ndarray, snr_est_db: np.ndarray,
                roles: Sequence[str]) -> dict[str, np.ndarray]:
+        """One packet: received (R, F) -> metric arrays (R,)."""
+        return self.decode_many([tx], [received], [snr_est_db], roles)[0]
+
+    def decode_many(self, txs: Sequence[Transmission], received: Sequence[np.ndarray],
+                    snr_est_db: Sequence[np.ndarray], roles: Sequence[str]
+                    ) -> list[dict[str, np.ndarray]]:
+        """P packets x R receivers in one vectorised pass over (P, R, F) arrays: the same
+        arithmetic per receiver as one packet at a time, so the same values bit for bit."""
+        y = _stack(received)  # (P, R, F)
         if self.options.decoder == "lmmse":
-            snr = db_to_lin(snr_est_db)
-            feats = received * (snr / (1.0 + snr))[:, None]
+            snr = db_to_lin(_stack(snr_est_db))
+            feats = y * (snr / (1.0 + snr))[..., None]
         else:
-            feats = received
-        n = received.shape[1]
-        err = feats - tx.truth["features"]
-        feature_mse = np.einsum("rf,rf->r", err, err) / n
-        image = feats * tx.header["scale"]
-        image += tx.header["mean"]
+            feats = y
+        n = y.shape[-1]
+        column = (slice(None), None, None)  # per packet (P,) -> (P, 1, 1)
+        err = feats - _stack([t.truth["features"] for t in txs])[:, None, :]
+        feature_mse = np.einsum("prf,prf->pr", err, err) / n
+        image = feats * np.array([t.header["scale"] for t in txs])[column]
+        image += np.array([t.header["mean"] for t in txs])[column]
         if self.options.clip:
             np.minimum(np.maximum(image, 0.0, out=image), 1.0, out=image)
-        image -= tx.truth["image"]
-        mse = np.einsum("rf,rf->r", image, image) / n
-        return {"mse": mse, "psnr_db": -lin_to_db(mse), "feature_mse": feature_mse}
+        image -= _stack([t.truth["image"] for t in txs])[:, None, :]
+        mse = np.einsum("prf,prf->pr", image, image) / n
+        psnr_db = -lin_to_db(mse)
+        return [{"mse": mse[i], "psnr_db": psnr_db[i], "feature_mse": feature_mse[i]}
+                for i in range(len(txs))]
+
+def _stack(arrays: Sequence[np.ndarray]) -> np.ndarray:
+    """np.stack, without a copy for one array (the per-packet case)."""
+    return arrays[0][None] if len(arrays) == 1 else np.stack(arrays)
 
 
 def build(options: Options, *, seed_sequence=None, device: str = "cpu", **_: object):

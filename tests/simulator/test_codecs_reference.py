@@ -55,3 +55,20 @@ def test_registry_names_the_unknown_codec():
     with pytest.raises(ScenarioError) as err:
         CODECS.module("referense", "codec.name")
     assert err.value.path == "codec.name" and err.value.hint == "reference"
+
+
+@pytest.mark.parametrize("decoder,clip", [("lmmse", True), ("mf", True), ("lmmse", False)])
+def test_decoding_many_packets_at_once_equals_one_by_one_bit_for_bit(decoder, clip):
+    codec = ReferenceCodec(Options(decoder=decoder, clip=clip))
+    rng = np.random.default_rng(3)
+    roles = ("bob", "eve", "eve", "eve")
+    txs = [codec.encode(_image(s), np.array([5.0])) for s in range(7)]
+    received = [t.symbols + rng.normal(0, 0.5, (len(roles), t.symbols.size)) for t in txs]
+    est = [rng.uniform(-5, 25, len(roles)) for _ in txs]
+    together = codec.decode_many(txs, received, est, roles)
+    for t, y, e, got in zip(txs, received, est, together, strict=True):
+        alone = codec.decode(t, y, e, roles)
+        assert alone.keys() == got.keys()
+        for k in alone:
+            assert got[k].shape == (len(roles),)
+            assert np.array_equal(alone[k].view(np.int64), got[k].view(np.int64)), k

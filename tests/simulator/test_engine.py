@@ -37,13 +37,14 @@ def test_event_order_two_eves(make_scenario, tmp_path):
 
 def test_every_packet_reaches_every_receiver_once(make_scenario, tmp_path, monkeypatch):
     calls = []
-    original = ReferenceCodec.decode
+    original = ReferenceCodec.decode_many
 
-    def spy(self, tx, received, snr_est_db, roles):
-        calls.append((received.shape, tuple(roles), snr_est_db.shape))
-        return original(self, tx, received, snr_est_db, roles)
+    def spy(self, txs, received, snr_est_db, roles):
+        assert len(txs) == len(received) == len(snr_est_db) == 1  # decode_batch_packets: 1
+        calls.append((received[0].shape, tuple(roles), snr_est_db[0].shape))
+        return original(self, txs, received, snr_est_db, roles)
 
-    monkeypatch.setattr(ReferenceCodec, "decode", spy)
+    monkeypatch.setattr(ReferenceCodec, "decode_many", spy)
     sc = make_scenario(run={"num_packets": 120}, alice={"traffic": {"kind": "poisson"}})
     res, df = _run(sc, tmp_path)
     assert res.received == {"bob": 120, "eve0": 120, "eve1": 120}

@@ -102,3 +102,19 @@ def test_off_is_the_independent_channel():
     bank = ReceiverBank(sc, 9, 0, alice_traj=Static().build(), schedule=schedule)
     h = np.array([bank.observe(k, np.zeros(2)).gain for k in range(N)])
     assert abs(np.real(np.vdot(h[:, 1], h[:, 0])) / N) < 0.04
+
+
+@pytest.mark.parametrize("num_receivers", [2, 9, 40, 64, 65, 150])
+def test_components_equal_scipys_connected_components(num_receivers):
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    rng = np.random.default_rng(num_receivers)
+    for _ in range(30):
+        pos = rng.uniform(0.0, rng.uniform(1.0, 300.0), (num_receivers, 2))
+        linked = spatial.shadowing_correlation_matrix(pos, np.full(num_receivers, 10.0)) >= 0.3
+        num, label = connected_components(csr_matrix(linked), directed=False)
+        want = [np.flatnonzero(label == g) for g in range(num)]
+        got = spatial._components(linked)
+        assert len(got) == len(want)
+        assert all(np.array_equal(a, b) for a, b in zip(got, want, strict=True))

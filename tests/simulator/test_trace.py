@@ -128,3 +128,50 @@ def test_nan_stays_legal_where_documented(make_scenario, tmp_path, monkeypatch):
     res = _run_with(make_scenario, tmp_path, monkeypatch, "m_mse", np.nan)
     df = read_traces(tmp_path / "m_mse")
     assert res.num_rows == 18 and df.feedback_age_s.isna().any() and df.m_mse.isna().sum() == 1
+
+
+def _writer(tmp_path, **kw):
+    return TraceWriter(tmp_path, run_id="x", replica=0, seed=1, receivers=["bob", "eve"],
+                       roles=["bob", "eve"], part_rows=kw.get("part_rows", 6), codec=None)
+
+
+def _packet(k, physics):
+    event = {c: 0.0 for c in FIXED_COLUMNS if c in ("time_s", "tx_x_m", "tx_y_m",
+                                                     "snr_est_db", "feedback_age_s")}
+    event.update(packet_id=k, codec="reference", feedback_packet_id=k - 1,
+                 feedback_sender="bob", feedback_forged=False)
+    return event, {c: v for c, v in physics.items()}
+
+
+def test_shared_chunk_rows_write_the_same_table_as_per_packet_rows(tmp_path):
+    from semsim.simulator.trace import ROW_COLUMNS, PacketRows
+
+    rng = np.random.default_rng(0)
+    chunk = {c: rng.normal(size=(9, 2)) for c in ROW_COLUMNS if c != "snr_mismatch_db"}
+    chunk["secrecy_outage"] = chunk["secrecy_outage"] > 0
+    chunk2 = {c: v[::-1].copy() for c, v in chunk.items()}  # a second chunk
+    plain, shared = _writer(tmp_path / "plain"), _writer(tmp_path / "shared")
+    for k in range(13):
+        ch, j = (chunk, k) if k < 9 else (chunk2, k - 9)
+        own = {"snr_mismatch_db": np.full(2, float(k)), "m_x": np.arange(2.0) + k}
+        event, _ = _packet(k, {})
+        plain.add(event, {**own, **{c: v[j] for c, v in ch.items()}})
+        shared.add(event, PacketRows(dict(own), ch, j))
+    a, b = plain.close(), shared.close()
+    assert [p.name for p in a] == [p.name for p in b] and len(a) == 5  # 3 packets per part
+    for pa_, pb in zip(a, b, strict=True):
+        assert pq.read_table(pa_).equals(pq.read_table(pb))
+
+
+def test_a_failed_background_write_raises_and_no_part_is_half_written(tmp_path):
+    from semsim.simulator.trace import ROW_COLUMNS
+
+    writer = _writer(tmp_path, part_rows=2)  # one packet per part
+    (tmp_path / "r000-p00001.parquet").mkdir()  # the second part cannot be renamed there
+    physics = {c: np.zeros(2) for c in ROW_COLUMNS}
+    with pytest.raises(OSError):
+        for k in range(5):
+            writer.add(*_packet(k, physics))
+        writer.close()
+    assert (tmp_path / "r000-p00000.parquet").is_file()
+    assert not list(tmp_path.glob(".*.tmp"))  # the temp file of the failed part is gone
