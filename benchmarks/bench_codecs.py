@@ -5,14 +5,17 @@ For each codec (``diffsem``: E-DiffSem at Bob, the attacker ensemble at each Eve
 this runs the
 walk-past scenario (1 Bob + 2 Eves, real images, shipped checkpoints) for N packets through
 the engine, one codec call per transmission event, and then the same model calls for the
-same number of packets as a few large batches, and the engine again with
+same number of packets as a few large batches (loading excluded), and the engine again with
 ``codec.decode_batch_packets`` = batch (several packets per codec call), and with
 ``codec.encode_batch_packets`` = batch as well (Alice's encoder network over a block of
-packets). Reported: packets per second each way and the ratios. Torch uses one thread;
+packets). The engine's rate is its steady rate: extra packets per extra second between a
+run of N packets and one of N/8, so building the codec (loading checkpoints and data, which
+the bare calls do before their clock starts) cancels out. Reported: packets per second each
+way and the ratios. Torch uses one thread;
 ``--device cuda`` puts the models on the GPU (the engine itself stays numpy on the CPU).
 
     .venv/bin/python benchmarks/bench_codecs.py [--packets N] [--batch B] [--device cpu|cuda]
-        [--codecs stego,diffsem] [--attackers direct,conv_cnn,...]
+        [--codecs stego,diffsem] [--attackers direct,conv_cnn,...] [--repeats K]
 """
 
 from __future__ import annotations
@@ -32,8 +35,8 @@ from semsim.simulator.scenario import load_scenario
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def engine_rate(name: str, packets: int, decode_batch: int = 1, device: str = "cpu",
-                encode_batch: int = 1, attackers: tuple[str, ...] | None = None) -> float:
+def _engine_seconds(name: str, packets: int, decode_batch: int, device: str,
+                    encode_batch: int, attackers: tuple[str, ...] | None) -> float:
     extra = [f"codec.options.attackers=[{','.join(attackers)}]"] if attackers else []
     sc = load_scenario(ROOT / "scenarios" / f"{name}_walk_past.yaml",
                        ["run.duration_s=null", f"run.num_packets={packets}",
@@ -43,7 +46,19 @@ def engine_rate(name: str, packets: int, decode_batch: int = 1, device: str = "c
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         run_scenario(sc, tmp, write_metadata=False)
-        return packets / (time.perf_counter() - t0)
+        return time.perf_counter() - t0
+
+
+def engine_rate(name: str, packets: int, decode_batch: int = 1, device: str = "cpu",
+                encode_batch: int = 1, attackers: tuple[str, ...] | None = None) -> float:
+    """The engine's steady rate (packets/s): the extra packets of a run of ``packets`` over
+    one of an eighth as many, per extra second, so that building the codec (checkpoint
+    sha256 checks, loading the networks and the datasets), which the bare model calls
+    never pay inside their timing, cancels out."""
+    small = max(decode_batch, encode_batch, packets // 8)
+    t_small = _engine_seconds(name, small, decode_batch, device, encode_batch, attackers)
+    t_big = _engine_seconds(name, packets, decode_batch, device, encode_batch, attackers)
+    return (packets - small) / max(t_big - t_small, 1e-9)
 
 
 def diffsem_batched(packets: int, batch: int, device: str = "cpu",
@@ -103,6 +118,8 @@ def main() -> None:
     ap.add_argument("--codecs", default="stego,diffsem")
     ap.add_argument("--attackers", default="",
                     help="diffsem: Eve's attackers (default: the whole ensemble)")
+    ap.add_argument("--repeats", type=int, default=3,
+                    help="fully batched engine and bare calls: best of this many, alternated")
     ap.add_argument("--out", default="results/bench_codecs.json")
     args = ap.parse_args()
     from semsim.models.common.device import resolve_device
@@ -118,8 +135,11 @@ def main() -> None:
         batched(min(args.batch, args.packets), args.batch, device, att)  # warm-up
         eng = engine_rate(name, args.packets, 1, device, attackers=att)
         eng_b = engine_rate(name, args.packets, args.batch, device, attackers=att)
-        eng_be = engine_rate(name, args.packets, args.batch, device, args.batch, att)
-        bat = batched(args.packets, args.batch, device, att)
+        eng_be, bat = 0.0, 0.0
+        for _ in range(args.repeats):  # the two that matter, alternated: best of each
+            eng_be = max(eng_be, engine_rate(name, args.packets, args.batch, device, args.batch,
+                                             att))
+            bat = max(bat, batched(args.packets, args.batch, device, att))
         report[name] = {"engine_per_event_packets_per_s": round(eng, 2),
                         "engine_decode_batch_packets_per_s": round(eng_b, 2),
                         "engine_encode_and_decode_batched_packets_per_s": round(eng_be, 2),

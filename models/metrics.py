@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from semsim.models.common.units import lin_to_db
 
-__all__ = ["MS_SSIM_WEIGHTS", "accuracy", "ms_ssim", "mse", "psnr", "ssim"]
+__all__ = ["MS_SSIM_WEIGHTS", "accuracy", "ms_ssim", "mse", "psnr", "ssim", "ssim_pairs"]
 
 #: Standard MS-SSIM scale weights (finest first).
 MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
@@ -54,32 +54,50 @@ def psnr(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0) -> torch.Ten
     return out.clamp_max(_PSNR_CAP_DB)
 
 
-def _gauss_window(win_size: int, sigma: float, channels: int, like: torch.Tensor) -> torch.Tensor:
+def _gauss_window(win_size: int, sigma: float, like: torch.Tensor) -> torch.Tensor:
+    """Normalised 1-D Gaussian taps (win_size,)."""
     coords = torch.arange(win_size, dtype=like.dtype, device=like.device) - (win_size - 1) / 2
     g = torch.exp(-(coords**2) / (2 * sigma**2))
-    g = g / g.sum()
-    return g.view(1, 1, 1, -1).repeat(channels, 1, 1, 1)  # (C, 1, 1, W)
+    return g / g.sum()
 
 
-def _blur(x: torch.Tensor, win: torch.Tensor) -> torch.Tensor:
-    c = x.shape[1]
-    x = F.conv2d(x, win, groups=c)  # along width
-    return F.conv2d(x, win.transpose(2, 3), groups=c)  # along height
+def _band(taps: torch.Tensor, n: int) -> torch.Tensor:
+    """(n, n - w + 1) matrix M with M[j + k, j] = taps[k]: ``v @ M`` is the valid
+    correlation of the rows of v with the w taps."""
+    w = len(taps)
+    out = torch.arange(n - w + 1, device=taps.device)
+    band = torch.zeros(n, n - w + 1, dtype=taps.dtype, device=taps.device)
+    for k in range(w):
+        band[out + k, out] = taps[k]
+    return band
+
+
+def _blur(x: torch.Tensor, taps: torch.Tensor) -> torch.Tensor:
+    """Separable valid Gaussian blur of (N, C, H, W) -> (N, C, H - w + 1, W - w + 1), as two
+    matrix products with banded matrices (measured on this CPU: 10x faster than the
+    equivalent pair of one-channel convolutions, whose kernels are too small to pay)."""
+    rows = _band(taps, x.shape[-2]).T  # (H', H)
+    return rows @ (x @ _band(taps, x.shape[-1]))
+
+
+def _ssim_terms(mu_x: torch.Tensor, mu_y: torch.Tensor, bxx: torch.Tensor, byy: torch.Tensor,
+                bxy: torch.Tensor, data_range: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """SSIM and contrast-structure terms per image and channel, each (N, C), from the
+    blurred x, y, x^2, y^2, xy."""
+    c1 = (0.01 * data_range) ** 2
+    c2 = (0.03 * data_range) ** 2
+    mx2, my2, mxy = mu_x * mu_x, mu_y * mu_y, mu_x * mu_y
+    cs_map = (2 * (bxy - mxy) + c2) / ((bxx - mx2) + (byy - my2) + c2)
+    ssim_map = (2 * mxy + c1) / (mx2 + my2 + c1) * cs_map
+    return ssim_map.flatten(2).mean(-1), cs_map.flatten(2).mean(-1)
 
 
 def _ssim_cs(
-    x: torch.Tensor, y: torch.Tensor, data_range: float, win: torch.Tensor
+    x: torch.Tensor, y: torch.Tensor, data_range: float, taps: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-image-and-channel SSIM and contrast-structure terms, each (N, C)."""
-    c1 = (0.01 * data_range) ** 2
-    c2 = (0.03 * data_range) ** 2
-    mu_x, mu_y = _blur(x, win), _blur(y, win)
-    sxx = _blur(x * x, win) - mu_x**2
-    syy = _blur(y * y, win) - mu_y**2
-    sxy = _blur(x * y, win) - mu_x * mu_y
-    cs_map = (2 * sxy + c2) / (sxx + syy + c2)
-    ssim_map = ((2 * mu_x * mu_y + c1) / (mu_x**2 + mu_y**2 + c1)) * cs_map
-    return ssim_map.flatten(2).mean(-1), cs_map.flatten(2).mean(-1)
+    maps = _blur(torch.cat([x, y, x * x, y * y, x * y]), taps)  # one blur for all five
+    return _ssim_terms(*maps.chunk(5), data_range)
 
 
 def _odd_window(win_size: int, side: int) -> int:
@@ -95,8 +113,34 @@ def ssim(
     if win_size % 2 != 1 or win_size > min(x.shape[-2:]):
         raise ValueError(f"win_size must be odd and <= the image side, got {win_size}")
     x, y = x.float(), y.float()
-    win = _gauss_window(win_size, 1.5, x.shape[1], x)
-    s, _ = _ssim_cs(x, y, data_range, win)
+    s, _ = _ssim_cs(x, y, data_range, _gauss_window(win_size, 1.5, x))
+    return s.mean(1)
+
+
+def ssim_pairs(x: torch.Tensor, y: torch.Tensor, x_index: torch.Tensor, y_index: torch.Tensor,
+               data_range: float = 1.0, win_size: int = 7) -> torch.Tensor:
+    """SSIM of the P pairs (x[x_index[p]], y[y_index[p]]), (P,), as :func:`ssim` of each
+    pair; x (M, C, H, W), y (K, C, H, W). Each image's own blurred statistics are computed
+    once however many pairs it is in (e.g. every receiver's output against its packet's one
+    source image), so only the cross terms cost per pair."""
+    if x.dim() != 4 or x.shape[1:] != y.shape[1:] or x_index.shape != y_index.shape:
+        raise ValueError(f"expected (M, C, H, W) and (K, C, H, W) images and two index "
+                         f"vectors of one length, got {x.shape}, {y.shape}, "
+                         f"{x_index.shape}, {y_index.shape}")
+    if win_size % 2 != 1 or win_size > min(x.shape[-2:]):
+        raise ValueError(f"win_size must be odd and <= the image side, got {win_size}")
+    x, y = x.float(), y.float()
+    m, k = len(x), len(y)
+    stack = torch.empty((2 * (m + k) + len(x_index), *x.shape[1:]), dtype=x.dtype,
+                        device=x.device)  # the five kinds of map, written in place
+    stack[:m], stack[m:m + k] = x, y
+    torch.mul(x, x, out=stack[m + k:2 * m + k])
+    torch.mul(y, y, out=stack[2 * m + k:2 * (m + k)])
+    torch.mul(x[x_index], y[y_index], out=stack[2 * (m + k):])
+    maps = _blur(stack, _gauss_window(win_size, 1.5, x))
+    mu_x, mu_y, bxx, byy, bxy = maps.split([m, k, m, k, len(x_index)])
+    s, _ = _ssim_terms(mu_x[x_index], mu_y[y_index], bxx[x_index], byy[y_index], bxy,
+                       data_range)
     return s.mean(1)
 
 
@@ -123,7 +167,7 @@ def ms_ssim(
     x, y = x.float(), y.float()
     w = torch.tensor(MS_SSIM_WEIGHTS[:num_scales], dtype=x.dtype, device=x.device)
     w = w / w.sum()
-    win = _gauss_window(_odd_window(win_size, smallest), 1.5, x.shape[1], x)
+    win = _gauss_window(_odd_window(win_size, smallest), 1.5, x)
     terms = []
     for level in range(num_scales):
         s, cs = _ssim_cs(x, y, data_range, win)

@@ -121,8 +121,7 @@ class ReceiverBank:
         self.spatial = scenario.spatial
         self.static_receivers = all(t.is_static for t in self.traj)
         self.update_ns = int(round(self.spatial.update_s * 1e9))
-        self._spatial_epoch: int | None = None
-        self._spatial_groups: tuple[spatial.Groups, spatial.Groups] = ([], [])
+        self._spatial_groups: dict[int, tuple[spatial.Groups, spatial.Groups]] = {}
         init = np.array([g.standard_normal(3) for g in self.aux_rng])
         shadow_groups, fading_groups = self._correlation(0)
         self.g = spatial.mix((init[:, 0] + 1j * init[:, 1]) * _SQRT_HALF, fading_groups)
@@ -140,18 +139,31 @@ class ReceiverBank:
         ``epoch`` (``spatial.update_s`` long; static receivers: computed once)."""
         if self.static_receivers:
             epoch = 0
-        if epoch != self._spatial_epoch:
-            cfg = self.spatial
-            t = np.array([epoch * self.update_ns / 1e9])
-            pos = np.array([traj.states(t)[0, :2] for traj in self.traj])
-            self._spatial_groups = (
-                spatial.mixing_groups(spatial.shadowing_correlation_matrix(
-                    pos, np.where(self.shadow_std_db > 0, self.decorrelation_m, 0.0)),
-                    cfg.min_correlation) if cfg.shadowing else [],
-                spatial.mixing_groups(spatial.fading_correlation(pos, self.carrier_hz),
-                                      cfg.min_correlation) if cfg.fading else [])
-            self._spatial_epoch = epoch
-        return self._spatial_groups
+        if epoch not in self._spatial_groups:
+            self._prepare_correlation(np.array([epoch]))
+        return self._spatial_groups[epoch]
+
+    def _prepare_correlation(self, epochs: np.ndarray) -> None:
+        """Mixing groups of the spatial epochs ``epochs`` (E,) (their only ones kept): the
+        positions and correlation matrices of all E at once, the groups only where some
+        pair is correlated enough (else none, with no graph search)."""
+        cfg = self.spatial
+        t = epochs * self.update_ns / 1e9
+        pos = np.stack([traj.states(t)[:, :2] for traj in self.traj], axis=1)  # (E, R, 2)
+        shadow = fading = None
+        if cfg.shadowing:
+            shadow = spatial.shadowing_correlation_matrix(
+                pos, np.where(self.shadow_std_db > 0, self.decorrelation_m, 0.0))
+            shadow_linked = spatial.any_linked(shadow, cfg.min_correlation)
+        if cfg.fading:
+            fading = spatial.fading_correlation(pos, self.carrier_hz)
+            fading_linked = spatial.any_linked(fading, cfg.min_correlation)
+        self._spatial_groups = {int(e): (
+            spatial.mixing_groups(shadow[i], cfg.min_correlation)
+            if shadow is not None and shadow_linked[i] else [],
+            spatial.mixing_groups(fading[i], cfg.min_correlation)
+            if fading is not None and fading_linked[i] else [])
+            for i, e in enumerate(epochs)}
 
     def _prepare(self, k0: int) -> None:
         """Compute the physics of packets k0 .. k0 + lookahead - 1 as (K, R) arrays."""
@@ -194,6 +206,8 @@ class ReceiverBank:
         zs = z[..., 2]
         if self.spatial.shadowing or self.spatial.fading:  # correlate across receivers
             epochs = times_ns // self.update_ns
+            if not self.static_receivers:
+                self._prepare_correlation(np.unique(epochs))
             for e in np.unique(epochs):
                 rows = epochs == e
                 shadow_groups, fading_groups = self._correlation(int(e))

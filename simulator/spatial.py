@@ -33,7 +33,7 @@ from scipy.sparse.csgraph import connected_components
 from semsim.models.common.units import SPEED_OF_LIGHT_MPS
 from semsim.simulator.errors import check
 
-__all__ = ["Groups", "SpatialConfig", "fading_correlation", "mix", "mixing_groups",
+__all__ = ["Groups", "SpatialConfig", "any_linked", "fading_correlation", "mix", "mixing_groups",
            "shadowing_correlation_matrix"]
 
 #: up to this many receivers, components come from a search on the dense matrix
@@ -62,25 +62,33 @@ class SpatialConfig:
 
 
 def _distances(pos_m: np.ndarray) -> np.ndarray:
-    d = pos_m[:, None, :] - pos_m[None, :, :]
+    """Pairwise distances (..., R, R) of positions (..., R, 2)."""
+    d = pos_m[..., :, None, :] - pos_m[..., None, :, :]
     return np.hypot(d[..., 0], d[..., 1])
 
 
 def shadowing_correlation_matrix(pos_m: np.ndarray, decorrelation_m: np.ndarray) -> np.ndarray:
-    """Gudmundson correlation exp(-d_ij / d_corr,ij) between receivers at ``pos_m`` (R, 2),
-    d_corr,ij the mean of their decorrelation distances (R,); a pair with a 0 is
-    uncorrelated (unit diagonal)."""
+    """Gudmundson correlation exp(-d_ij / d_corr,ij) between receivers at ``pos_m`` (..., R,
+    2), d_corr,ij the mean of their decorrelation distances (R,); a pair with a 0 is
+    uncorrelated (unit diagonal). Returns (..., R, R)."""
     dc = 0.5 * (decorrelation_m[:, None] + decorrelation_m[None, :])
     ok = (decorrelation_m[:, None] > 0) & (decorrelation_m[None, :] > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
         c = np.where(ok, np.exp(-_distances(pos_m) / np.where(ok, dc, 1.0)), 0.0)
-    np.fill_diagonal(c, 1.0)
+    diag = np.arange(len(decorrelation_m))
+    c[..., diag, diag] = 1.0
     return c
 
 
 def fading_correlation(pos_m: np.ndarray, carrier_hz: float) -> np.ndarray:
-    """Jakes spatial correlation J0(2 pi d_ij / lambda) of the complex gains (R, R)."""
+    """Jakes spatial correlation J0(2 pi d_ij / lambda) of the complex gains (..., R, R)."""
     return special.j0(2.0 * math.pi * _distances(pos_m) * (carrier_hz / SPEED_OF_LIGHT_MPS))
+
+
+def any_linked(corr: np.ndarray, min_correlation: float) -> np.ndarray:
+    """Whether any pair of distinct receivers reaches ``min_correlation``, per matrix of
+    ``corr`` (..., R, R) -> (...,) (False: :func:`mixing_groups` would return [])."""
+    return np.count_nonzero(np.abs(corr) >= min_correlation, axis=(-2, -1)) > corr.shape[-1]
 
 
 def mixing_groups(corr: np.ndarray, min_correlation: float) -> Groups:

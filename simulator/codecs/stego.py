@@ -144,28 +144,32 @@ class StegoCodec(BatchedDecode):
         return private
 
     def prepare_many(self, sources: Mapping[str, np.ndarray]) -> list[dict[str, Any]]:
-        """B source packets -> B sources dicts carrying their host index and container
-        (one batched hide; hosts drawn one per packet, in order, as ``encode`` does)."""
+        """B source packets -> B sources dicts carrying their host index, container and
+        channel symbols (one batched hide and one conversion; hosts drawn one per packet, in
+        order, as ``encode`` does; stego's symbols do not depend on the SNR estimate)."""
         private = self._private(sources)
         hs = [int(self._host_rng.integers(len(self.hosts))) for _ in range(private.shape[0])]
         zc = self.system.prepare(private.to(self.device), self.hosts[hs].to(self.device))
-        return per_packet_prepared(sources, [{"host_index": h, "container": zc[i:i + 1]}
-                                             for i, h in enumerate(hs)])
+        symbols = self.system.send(zc)[0].double().cpu().numpy()
+        return per_packet_prepared(sources, [
+            {"host_index": h, "container": zc[i:i + 1], "symbols": symbols[i],
+             "private": private[i:i + 1]} for i, h in enumerate(hs)])
 
     def encode(self, sources: Mapping[str, Any], snr_est_db: np.ndarray) -> Transmission:
-        private = self._private(sources)
         if "prepared" in sources:
-            h, zc = sources["prepared"]["host_index"], sources["prepared"]["container"]
+            ready = sources["prepared"]
+            h, private, symbols = ready["host_index"], ready["private"], ready["symbols"]
         else:
+            private = self._private(sources)
             h = int(self._host_rng.integers(len(self.hosts)))
             zc = self.system.prepare(private.to(self.device),
                                      self.hosts[h:h + 1].to(self.device))
-        symbols, _ = self.system.send(zc)
+            symbols = self.system.send(zc)[0][0].double().cpu().numpy()
         header = {"host_index": h}
         if "index" in sources:
             header["source_index"] = int(np.asarray(sources["index"])[0])
-        return Transmission(symbols=symbols[0].double().cpu().numpy(),
-                            power_per_real=self.system.power_per_real, header=header,
+        return Transmission(symbols=symbols, power_per_real=self.system.power_per_real,
+                            header=header,
                             truth={"private": private, "host": self.hosts[h:h + 1]})
 
     def decode_many(self, txs: Sequence[Transmission], received: Sequence[np.ndarray],
@@ -178,7 +182,7 @@ class StegoCodec(BatchedDecode):
         (None: the codec's ``attackers``); an attacker she does not run leaves NaN."""
         import torch
 
-        from semsim.models.metrics import psnr, ssim
+        from semsim.models.metrics import psnr, ssim_pairs
 
         rows = RowLayout.of(len(txs), roles)
         bob, eve = rows.bob, rows.eve
@@ -195,15 +199,26 @@ class StegoCodec(BatchedDecode):
             images[eve], mia = heard["images"], heard.get("mia")
         n = len(rows.packet)
         out = {"psnr_private_db": to_numpy(psnr(images, private)),
-               "ssim_private": to_numpy(ssim(images, private)),
                "psnr_host_db": to_numpy(psnr(images, host)),
-               "ssim_host": to_numpy(ssim(images, host)),
                **{k: np.full(n, np.nan) for k in (
                    "mia_psnr_private_db", "mia_ssim_private", "mia_ssim_host")}}
+        # every output against its packet's private and host image: one SSIM call, each
+        # source image's own statistics computed once for all its receivers
+        outputs, out_row = images, torch.arange(n)
+        if mia is not None:
+            outputs = torch.cat([images, mia])
+            out_row = torch.cat([out_row, n + torch.arange(len(eve))])
+        truth = torch.cat([torch.cat([t.truth["private"] for t in txs]),
+                           torch.cat([t.truth["host"] for t in txs])]).to(self.device)
+        of = packet if mia is None else torch.cat([packet, packet[torch.as_tensor(eve)]])
+        score = to_numpy(ssim_pairs(outputs, truth, torch.cat([out_row, out_row]),
+                                    torch.cat([of, of + len(txs)])))
+        m = len(out_row)
+        out["ssim_private"], out["ssim_host"] = score[:n], score[m:m + n]
         if mia is not None:
             out["mia_psnr_private_db"][eve] = to_numpy(psnr(mia, private[eve]))
-            out["mia_ssim_private"][eve] = to_numpy(ssim(mia, private[eve]))
-            out["mia_ssim_host"][eve] = to_numpy(ssim(mia, host[eve]))
+            out["mia_ssim_private"][eve] = score[n:m]
+            out["mia_ssim_host"][eve] = score[m + n:]
         everyone = tuple(self.options.attackers)
         lists = receiver_attackers(attackers, len(roles), everyone)
         for name, columns in (("naive", ("psnr_private_db", "ssim_private", "psnr_host_db",

@@ -54,3 +54,24 @@ def test_small_image_ssim_properties():
     assert bool((M.ms_ssim(x, mild) > M.ms_ssim(x, strong)).all())
     with pytest.raises(ValueError, match="too small"):
         M.ms_ssim(x, x, num_scales=5)
+
+
+def test_ssim_pairs_equals_ssim_of_each_pair_and_shares_nothing_wrongly():
+    g = torch.Generator().manual_seed(5)
+    x = torch.rand(9, 3, 32, 32, generator=g)
+    y = (torch.rand(4, 3, 32, 32, generator=g) * 0.5 + x[:4] * 0.5)
+    xi = torch.tensor([0, 0, 1, 8, 3, 3, 2])
+    yi = torch.tensor([0, 1, 1, 3, 3, 0, 2])
+    got = M.ssim_pairs(x, y, xi, yi)
+    want = torch.stack([M.ssim(x[i:i + 1], y[j:j + 1])[0] for i, j in zip(xi, yi, strict=True)])
+    assert got.shape == (7,)
+    torch.testing.assert_close(got, want, rtol=0, atol=1e-6)
+    assert got[3] < got[4]  # (8, 3) is an unrelated pair, (3, 3) shares half its pixels
+
+
+def test_ssim_pairs_rejects_mismatched_inputs():
+    x, y = torch.rand(2, 1, 28, 28), torch.rand(2, 1, 28, 27)
+    with pytest.raises(ValueError):
+        M.ssim_pairs(x, y, torch.tensor([0]), torch.tensor([0]))
+    with pytest.raises(ValueError):
+        M.ssim_pairs(x, x, torch.tensor([0, 1]), torch.tensor([0]))
