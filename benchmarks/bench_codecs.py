@@ -8,10 +8,9 @@ the engine, one codec call per transmission event, and then the same model calls
 same number of packets as a few large batches (loading excluded), and the engine again with
 ``codec.decode_batch_packets`` = batch (several packets per codec call), and with
 ``codec.encode_batch_packets`` = batch as well (Alice's encoder network over a block of
-packets). The engine's rate is its steady rate: extra packets per extra second between a
-run of N packets and one of N/8, so building the codec (loading checkpoints and data, which
-the bare calls do before their clock starts) cancels out. Reported: packets per second each
-way and the ratios. Torch uses one thread;
+packets). The engine's time excludes building its codec and source (the replica marker's
+``build_s``: loading and checking checkpoints and data, which the bare calls do before their
+clock starts). Reported: packets per second each way and the ratios. Torch uses one thread;
 ``--device cuda`` puts the models on the GPU (the engine itself stays numpy on the CPU).
 
     .venv/bin/python benchmarks/bench_codecs.py [--packets N] [--batch B] [--device cpu|cuda]
@@ -29,36 +28,36 @@ from pathlib import Path
 import torch
 
 from semsim.models.common.device import synchronize
-from semsim.simulator.engine import run_scenario
+from semsim.simulator.engine import run_replicas
 from semsim.simulator.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _engine_seconds(name: str, packets: int, decode_batch: int, device: str,
-                    encode_batch: int, attackers: tuple[str, ...] | None) -> float:
+def engine_seconds(scenario) -> float:
+    """Seconds an engine run of ``scenario`` spends on its packets: its wall time less the
+    replicas' ``build_s`` (building codecs and sources: checkpoint sha256 checks, loading
+    networks and datasets, which the bare calls do before their clock starts)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        run_replicas(scenario, tmp, run_id="bench", write_metadata=False)
+        wall = time.perf_counter() - t0
+        build = sum(json.loads(f.read_text())["build_s"]
+                    for f in Path(tmp, "replicas").glob("r*.json"))
+    return wall - build
+
+
+def engine_rate(name: str, packets: int, decode_batch: int = 1, device: str = "cpu",
+                encode_batch: int = 1, attackers: tuple[str, ...] | None = None) -> float:
+    """The engine's rate (packets/s) on the walk-past scenario, building excluded."""
     extra = [f"codec.options.attackers=[{','.join(attackers)}]"] if attackers else []
     sc = load_scenario(ROOT / "scenarios" / f"{name}_walk_past.yaml",
                        ["run.duration_s=null", f"run.num_packets={packets}",
                         f"codec.decode_batch_packets={decode_batch}",
                         f"codec.encode_batch_packets={encode_batch}",
                         f"codec.device={device}", *extra])
-    with tempfile.TemporaryDirectory() as tmp:
-        t0 = time.perf_counter()
-        run_scenario(sc, tmp, write_metadata=False)
-        return time.perf_counter() - t0
-
-
-def engine_rate(name: str, packets: int, decode_batch: int = 1, device: str = "cpu",
-                encode_batch: int = 1, attackers: tuple[str, ...] | None = None) -> float:
-    """The engine's steady rate (packets/s): the extra packets of a run of ``packets`` over
-    one of an eighth as many, per extra second, so that building the codec (checkpoint
-    sha256 checks, loading the networks and the datasets), which the bare model calls
-    never pay inside their timing, cancels out."""
-    small = max(decode_batch, encode_batch, packets // 8)
-    t_small = _engine_seconds(name, small, decode_batch, device, encode_batch, attackers)
-    t_big = _engine_seconds(name, packets, decode_batch, device, encode_batch, attackers)
-    return (packets - small) / max(t_big - t_small, 1e-9)
+    synchronize(device)
+    return packets / engine_seconds(sc)
 
 
 def diffsem_batched(packets: int, batch: int, device: str = "cpu",

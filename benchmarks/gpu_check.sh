@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One prepared run for a lent GPU machine, inside a time budget (seconds, default 420):
-# environment, the CUDA tests, the DiffSem benchmark on the GPU and on its CPU, and the
+# environment, the CUDA tests, the DiffSem benchmark on the GPU and on its CPU, the engine on
+# the GPU against the raw batched model calls (benchmarks/bench_gpu_engine.py), and the
 # paper-width U-Net lever study (benchmarks/paper_width.py) with what time is left.
 #   OUT=results/gpu_check bash benchmarks/gpu_check.sh 420
 # Extra Python wheels (simpy, pytorch-msssim) are installed from .whl/ when present, and
@@ -35,6 +36,10 @@ elapsed() { echo $(( $(date +%s) - START )); }
   timeout 90 python3 benchmarks/bench_diffsem.py --device cuda --reps 5 --unet-widths 128 \
     --out "$OUT/bench_diffsem_cuda.json"
   echo "[$(elapsed) s]"
+  echo "== bench_gpu_engine cuda (the engine with batch_replicas vs raw batched calls, GPU utilisation)"
+  timeout 150 python3 benchmarks/bench_gpu_engine.py --device cuda --replicas 32 \
+    --packets 64 --batch 1024 --out "$OUT/bench_gpu_engine.json"
+  echo "[$(elapsed) s]"
   echo "== bench_replicas cuda (replicas decoded together, codec.batch_replicas)"
   timeout 120 python3 benchmarks/bench_replicas.py --device cuda --replicas 32 --packets 16 \
     --batch 512 --out "$OUT/bench_replicas_cuda.json"
@@ -51,5 +56,5 @@ fi
     --batches 1,64 --out "$OUT/bench_diffsem_cpu.json"
   echo "[$(elapsed) s]"
 } >> "$OUT/bench.txt" 2>&1
-tail -3 "$OUT/tests.txt"; grep -h "per_packet\|step_s\|replicas x" "$OUT/bench.txt" | head -40
+tail -3 "$OUT/tests.txt"; grep -h "per_packet\|step_s\|replicas x\|target" "$OUT/bench.txt" | head -40
 echo "total $(elapsed) s"

@@ -174,7 +174,7 @@ def _start_replica(scenario: Scenario, run_dir: Path, run_id: str, seed: int, re
 
 
 def _finish_replica(rep: _Replica, scenario: Scenario, run_dir: Path, run_id: str, seed: int,
-                    wall_s: float, run_with: list[int]) -> RunResult:
+                    wall_s: float, run_with: list[int], build_s: float) -> RunResult:
     """Close the replica's trace (its decodes must be done) and write its marker."""
     parts = rep.trace.close()
     result = RunResult(run_dir=run_dir, run_id=run_id, replica=rep.replica, seed=seed,
@@ -191,6 +191,7 @@ def _finish_replica(rep: _Replica, scenario: Scenario, run_dir: Path, run_id: st
         "num_rows": result.num_rows,
         "sim_time_s": result.sim_time_s,
         "wall_s": wall_s,
+        "build_s": build_s,
         "run_with": run_with,
         "decode_calls": rep.link.queue.num_calls,
         "received": result.received,
@@ -230,7 +231,8 @@ def run_replicas(scenario: Scenario, out_dir: str | Path, seed: int | None = Non
     and codec (Alice's encoder draws); only the batching of model calls changes, so the
     traces equal one-by-one runs up to the float rounding of a batched call. Each replica's
     marker is written once its trace is complete; ``wall_s`` of grouped replicas is the
-    group's wall time shared equally.
+    group's wall time shared equally (it includes ``build_s``, the time spent building the
+    replica's codec and source: loading and checking checkpoints and data).
     """
     seed = scenario.run.seed if seed is None else int(seed)
     run_dir = Path(out_dir)
@@ -243,8 +245,11 @@ def run_replicas(scenario: Scenario, out_dir: str | Path, seed: int | None = Non
     group: list[_Replica] = []  # replicas run, waiting for their shared queue's last flush
     queue: DecodeQueue | None = None  # the group's shared queue (None: each its own)
     started = time.perf_counter()
+    build_s: dict[int, float] = {}  # per replica: building its codec and source
     for i, r in enumerate(todo):
+        t_build = time.perf_counter()
         codec, source = _build_codec(scenario, seed, r), _build_source(scenario, seed, r)
+        build_s[r] = time.perf_counter() - t_build
         if write_metadata and i == 0:  # once the run can start: a failed start leaves no folder
             write_run_metadata(run_dir, replace(scenario, run=replace(scenario.run, seed=seed)),
                                 run_id, seed)
@@ -258,7 +263,7 @@ def run_replicas(scenario: Scenario, out_dir: str | Path, seed: int | None = Non
             rep.link.flush()  # packets still waiting for a batched decode (the group's)
             wall = (time.perf_counter() - started) / len(group)
             run_with = [x.replica for x in group]
-            results += [_finish_replica(x, scenario, run_dir, run_id, seed, wall, run_with)
-                        for x in group]
+            results += [_finish_replica(x, scenario, run_dir, run_id, seed, wall, run_with,
+                                        build_s[x.replica]) for x in group]
             group, queue, started = [], None, time.perf_counter()
     return results

@@ -104,9 +104,12 @@ class StegoCodec(BatchedDecode):
     """Hide at Alice, reveal at Bob, naive + MIA decoding at the Eves (torch, batched)."""
 
     name = "stego"
-    #: Bob's reveal draws the lost latent from this replica's generator: replicas must not
-    #: share decode calls (``codec.batch_replicas`` then runs them one by one)
-    shared_decode = False
+    @property
+    def shared_decode(self) -> bool:
+        """Whether replicas may share decode calls (``codec.batch_replicas``): with
+        ``l_hat: zeros`` the decode is deterministic; with ``gaussian`` Bob's reveal draws
+        the lost latent from this replica's generator, so replicas decode one by one."""
+        return self.options.l_hat == "zeros"
 
     def __init__(self, options: Options, seed_sequence: np.random.SeedSequence,
                  device: str = "cpu") -> None:

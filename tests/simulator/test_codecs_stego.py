@@ -182,14 +182,17 @@ def test_unsafe_checkpoint_names_are_refused(name):
     assert err.value.path == "codec.options.checkpoint"
 
 
-def test_batch_replicas_keeps_stego_replicas_apart(tmp_path, data_dir):
-    """Bob's reveal draws from the replica's own generator, so the stego codec does not
-    share decode calls across replicas: batch_replicas > 1 gives the one-by-one traces."""
+def test_batch_replicas_shares_deterministic_stego_decodes_only(tmp_path, data_dir):
+    """With l_hat: zeros the decode is deterministic, so replicas share decode calls (the
+    one-by-one traces to float rounding); with gaussian Bob's reveal draws from the
+    replica's own generator, so batch_replicas > 1 keeps replicas apart (exactly equal)."""
     src = {"options": {"data_dir": str(data_dir)}}
-    opts = {"options": {"data_dir": str(data_dir)}, "decode_batch_packets": 8}
     run = {"num_packets": 4, "replicas": 2}
-    one = stego_scenario(run=run, codec=opts, source=src)
-    grouped = stego_scenario(run=run, codec={**opts, "batch_replicas": 2}, source=src)
-    assert_same_trace(one, grouped, tmp_path, exact=True)
-    marker = json.loads((tmp_path / "many" / "replicas" / "r001.json").read_text())
-    assert marker["run_with"] == [1]
+    for l_hat, together in (("zeros", [0, 1]), ("gaussian", [1])):
+        opts = {"options": {"data_dir": str(data_dir), "l_hat": l_hat},
+                "decode_batch_packets": 8}
+        one = stego_scenario(run=run, codec=opts, source=src)
+        grouped = stego_scenario(run=run, codec={**opts, "batch_replicas": 2}, source=src)
+        assert_same_trace(one, grouped, tmp_path / l_hat, exact=l_hat == "gaussian")
+        marker = json.loads((tmp_path / l_hat / "many" / "replicas" / "r001.json").read_text())
+        assert marker["run_with"] == together
