@@ -292,6 +292,7 @@ class ReceiverBank:
             self._prepare(k)
             j = 0
         scale = math.sqrt(power_per_real)  # noise drawn for P_s = 1, scaled to the signal
-        received = symbols + scale * self._equalised_noise(j, symbols.shape[-1])
+        noise = self._equalised_noise(j, symbols.shape[-1])
+        received = symbols + (noise if scale == 1.0 else scale * noise)  # x 1.0 is exact
         return Observation(float(self._times[j]), self._tx[j], self._chunk, j, self._h[j],
                            power_per_real * self._noise_var[j], received)

@@ -17,7 +17,7 @@ from typing import Literal
 import numpy as np
 
 from semsim.models.common.units import db_to_lin, lin_to_db
-from semsim.simulator.codecs.base import Transmission
+from semsim.simulator.codecs.base import Transmission, per_packet_prepared
 from semsim.simulator.errors import check
 
 __all__ = ["Options", "ReferenceCodec", "build"]
@@ -45,7 +45,19 @@ class ReferenceCodec:
         self.device = "cpu"
 
     def encode(self, sources: Mapping[str, np.ndarray], snr_est_db: np.ndarray) -> Transmission:
-        flat = np.asarray(sources["images"], dtype=np.float64)[0].reshape(-1)
+        if "prepared" in sources:
+            return sources["prepared"]
+        return self._transmission(np.asarray(sources["images"], dtype=np.float64)[0])
+
+    def prepare_many(self, sources: Mapping[str, np.ndarray]) -> list[dict[str, object]]:
+        """B packets' transmissions at once (the encoding ignores the SNR estimate), each
+        as ``encode`` would make it: the images converted in one call, then per packet."""
+        images = np.asarray(sources["images"], dtype=np.float64)
+        return per_packet_prepared(sources, [self._transmission(im) for im in images])
+
+    @staticmethod
+    def _transmission(image: np.ndarray) -> Transmission:
+        flat = image.reshape(-1)
         mean = float(np.add.reduce(flat)) / flat.size
         centred = flat - mean
         scale = float(np.sqrt(np.dot(centred, centred) / centred.size)) or 1.0
