@@ -5,10 +5,11 @@ Two shapes, reference codec, traces written to Parquet in a temp folder:
 - ``fanout``: 1 Bob + 8 Eves (Rayleigh block fading, pilot LS estimators, random-waypoint
   Eves, shadowing, spatial correlation), the engine with one decode call per packet (the
   default) and with ``codec.decode_batch_packets`` = ``codec.encode_batch_packets`` =
-  ``--decode-batch`` (speed options: the same trace, checked bit for bit here), against the bare loop: the engine's SimPy skeleton with nothing else
-  (Alice's timeout per packet, a BroadcastPipe-style put into one Store per receiver, one
-  process per receiver taking each packet, Bob's report through a feedback Store + delay
-  process). Target: engine >= 0.5x the bare loop's receiver-packet rate.
+  ``--decode-batch`` (speed options: the same trace, checked bit for bit here), against
+  the bare loop: the engine's SimPy skeleton with nothing else (Alice's timeout per
+  packet, a BroadcastPipe-style put into one Store per receiver, one process per receiver
+  taking each packet, Bob's report through a feedback Store + delay process). Target:
+  engine >= 0.5x the bare loop's receiver-packet rate.
 - ``map``: 1 Bob + 400 static Eves on a 20 x 20 grid over 80 m x 80 m (a leakage map's
   shape, ``leakage_map.grid_scenario``), the engine against the bare loop with 401
   receivers. Target: >= 1,000,000 receiver-packets/s.
