@@ -2,7 +2,8 @@
 
 A codec module defines ``Options`` (frozen dataclass, parsed from ``codec.options``) and
 ``build(options, *, seed_sequence, device) -> Codec``. ``stego`` and ``diffsem`` adapt the
-neural models of :mod:`models` (loaded from the shipped checkpoints) without engine changes.
+neural models of :mod:`models` (loaded from the shipped checkpoints) without engine changes;
+``diffsem-abstract`` replaces DiffSem's networks by a calibrated table (docs/abstraction.md).
 """
 
 from __future__ import annotations
@@ -21,4 +22,5 @@ __all__ = ["CODECS", "Codec", "Transmission", "batched_source", "decode_many",
 
 CODECS = Registry("codec", {"reference": "semsim.simulator.codecs.reference",
                             "stego": "semsim.simulator.codecs.stego",
-                            "diffsem": "semsim.simulator.codecs.diffsem"})
+                            "diffsem": "semsim.simulator.codecs.diffsem",
+                            "diffsem-abstract": "semsim.simulator.codecs.diffsem_abstract"})
