@@ -28,14 +28,13 @@ import numpy as np
 
 from semsim.models.abstract.table import (
     TABLE_DIR,
-    OutOfRangeError,
-    cell_and_draw,
     effective_snr_db,
     load_table,
     select_tprime_np,
     table_name,
 )
 from semsim.models.diffsem.config import ATTACKERS
+from semsim.simulator.codecs.abstract_common import ReceiverStreams, grid_cells, probe_snr_db
 from semsim.simulator.codecs.base import RowLayout, Transmission, receiver_attackers
 from semsim.simulator.codecs.diffsem import source_dataset, trained_snr_db
 from semsim.simulator.errors import ScenarioError, check, check_attackers
@@ -129,16 +128,7 @@ class DiffSemAbstractCodec:
             raise ScenarioError("codec.options.attackers", f"table {_name(options)} was "
                                 f"calibrated for {', '.join(self.table_attackers)}", missing)
         self.inversions = list(man["inversions"])
-        self._seed = seed_sequence
-        self._rngs: dict[int, np.random.Generator] = {}
-
-    def _rng(self, r: int) -> np.random.Generator:
-        """Receiver r's own outcome stream (adding an Eve never changes Bob's draws)."""
-        if r not in self._rngs:
-            s = self._seed
-            self._rngs[r] = np.random.Generator(np.random.PCG64(np.random.SeedSequence(
-                s.entropy, spawn_key=(*s.spawn_key, int(self.options.draw_seed), r))))
-        return self._rngs[r]
+        self._streams = ReceiverStreams(seed_sequence, options.draw_seed)
 
     def encode(self, sources: Mapping[str, Any], snr_est_db: np.ndarray) -> Transmission:
         if "index" not in sources or "labels" not in sources:
@@ -167,26 +157,14 @@ class DiffSemAbstractCodec:
         return self.decode_many([tx], [received], [snr_est_db], roles)[0]
 
     def _cells(self, rows: RowLayout, received: np.ndarray, txs: Sequence[Transmission]):
-        """Per row: effective SNR (dB), grid cell, draw (each (P*R,))."""
-        snr_db = -10.0 * np.log10(np.mean(received**2, axis=1))  # unit-power probe
+        """Per row: grid cell and draw (each (P*R,)) at its effective SNR."""
+        snr_db = probe_snr_db(received, 1.0)  # unit-power probe
         tprime = np.array([t.header["tprime"] for t in txs])[rows.packet]
         power = np.array([t.header["power"] for t in txs])[rows.packet]
         g = effective_snr_db(self.abar, self.options.tstar, tprime, power, snr_db)
-        u = np.empty((len(g), 2))
-        for r in range(rows.num_receivers):
-            u[r::rows.num_receivers] = self._rng(r).random((rows.num_packets, 2))
-        try:
-            cell, draw = cell_and_draw(self.grid, g, u, self.table.num_draws)
-        except OutOfRangeError as exc:
-            i = int(exc.args[1][0])
-            r = int(rows.receiver[i])
-            raise ScenarioError("bob" if r == 0 else f"receiver {r}", f"effective SNR "
-                                f"{g[i]:.1f} dB (SNR {snr_db[i]:.1f} dB, t' {tprime[i]}) is "
-                                f"outside table {_name(self.options)}'s grid [{self.grid[0]:g}"
-                                f", {self.grid[-1]:g}] dB: diffsem-abstract does not "
-                                "extrapolate (recalibrate with a wider --grid-db)",
-                                round(float(g[i]), 2)) from None
-        return cell, draw
+        return grid_cells(self.grid, g, self._streams.uniforms(rows, 2), self.table.num_draws,
+                          rows, _name(self.options), lambda i: f"effective SNR {g[i]:.1f} dB "
+                          f"(SNR {snr_db[i]:.1f} dB, t' {tprime[i]})")
 
     def decode_many(self, txs: Sequence[Transmission], received: Sequence[np.ndarray],
                     snr_est_db: Sequence[np.ndarray], roles: Sequence[str],
