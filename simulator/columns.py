@@ -61,7 +61,8 @@ FIXED: tuple[Column, ...] = (
     *_cols("receiver", [("node", S, "-", "receiver name (`bob`, `eve0`, ...)"),
                         ("role", S, "-", "`bob`, `eve` or `coalition` (colluding Eves)")]),
     *_cols("event", [("codec", S, "-",
-                      "codec name (`reference`, `diffsem`, `stego`, `diffsem-abstract`)"),
+                      "codec name (`reference`, `diffsem`, `stego`, `diffsem-abstract`, "
+                      "`stego-abstract`)"),
                      ("tx_x_m", F64, "m", "Alice's x position at `time_s`"),
                      ("tx_y_m", F64, "m", "Alice's y position")]),
     *_cols("row", [
@@ -119,6 +120,9 @@ CODEC_TITLES = {
     "diffsem-abstract": "DiffSem PHY abstraction (`codec.name: diffsem-abstract`, "
                         "docs/abstraction.md): the same columns as `diffsem`, drawn from the "
                         "calibrated table; NaN where a column does not apply to the row's role:",
+    "stego-abstract": "Steganography PHY abstraction (`codec.name: stego-abstract`, "
+                      "docs/abstraction.md): the same columns as `stego`, drawn from the "
+                      "calibrated table; NaN where a column does not apply:",
 }
 _BOB, _EVE = ("bob",), ("eve", "coalition")
 
@@ -185,6 +189,7 @@ CODEC_COLUMNS: dict[str, tuple[Column, ...]] = {
     ),
 }
 CODEC_COLUMNS["diffsem-abstract"] = CODEC_COLUMNS["diffsem"]
+CODEC_COLUMNS["stego-abstract"] = CODEC_COLUMNS["stego"]
 _CODEC_BY_NAME = {name: {c.name: c for c in cols} for name, cols in CODEC_COLUMNS.items()}
 
 

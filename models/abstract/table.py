@@ -111,10 +111,11 @@ def load_table(directory: str | os.PathLike[str], name: str) -> AbstractTable:
 
 def select_tprime_np(abar: np.ndarray, tstar: int, snr_db: np.ndarray) -> np.ndarray:
     """Eq. 24 in numpy (as :func:`models.diffusion.select_tprime`): the largest t' with
-    ``abar[t'] >= abar[t*] + 1 / (1 + SNR)``, else 0. abar (T,) float64; snr_db (...)."""
+    ``abar[t'] >= abar[t*] + 1 / (1 + SNR)``, else 0. abar (T,) float64, strictly
+    decreasing; snr_db (...)."""
     rhs = abar[int(tstar)] + 1.0 / (1.0 + 10.0 ** (np.asarray(snr_db, np.float64) / 10.0))
-    count = (abar[None, :] >= np.reshape(rhs, (-1, 1))).sum(-1)
-    return np.maximum(count - 1, 0).reshape(np.shape(rhs)).astype(np.int64)
+    count = np.searchsorted(-abar, -rhs, side="right")  # #steps with abar >= rhs
+    return np.maximum(count - 1, 0).astype(np.int64)
 
 
 def effective_snr_db(abar: np.ndarray, tstar: int, tprime: np.ndarray, power: np.ndarray,

@@ -3,7 +3,8 @@
 A codec module defines ``Options`` (frozen dataclass, parsed from ``codec.options``) and
 ``build(options, *, seed_sequence, device) -> Codec``. ``stego`` and ``diffsem`` adapt the
 neural models of :mod:`models` (loaded from the shipped checkpoints) without engine changes;
-``diffsem-abstract`` replaces DiffSem's networks by a calibrated table (docs/abstraction.md).
+``diffsem-abstract`` and ``stego-abstract`` replace the networks by calibrated tables
+(docs/abstraction.md).
 """
 
 from __future__ import annotations
@@ -23,4 +24,5 @@ __all__ = ["CODECS", "Codec", "Transmission", "batched_source", "decode_many",
 CODECS = Registry("codec", {"reference": "semsim.simulator.codecs.reference",
                             "stego": "semsim.simulator.codecs.stego",
                             "diffsem": "semsim.simulator.codecs.diffsem",
-                            "diffsem-abstract": "semsim.simulator.codecs.diffsem_abstract"})
+                            "diffsem-abstract": "semsim.simulator.codecs.diffsem_abstract",
+                            "stego-abstract": "semsim.simulator.codecs.stego_abstract"})

@@ -129,6 +129,8 @@ class DiffSemAbstractCodec:
                                 f"calibrated for {', '.join(self.table_attackers)}", missing)
         self.inversions = list(man["inversions"])
         self._streams = ReceiverStreams(seed_sequence, options.draw_seed)
+        self._probe = np.zeros(options.probe_reals)
+        self._probe.flags.writeable = False  # shared by every packet, never changed
 
     def encode(self, sources: Mapping[str, Any], snr_est_db: np.ndarray) -> Transmission:
         if "index" not in sources or "labels" not in sources:
@@ -148,7 +150,7 @@ class DiffSemAbstractCodec:
         a = self.abar.astype(np.float32)
         power = float(a[tstar] + np.float32(1.0) - a[tprime])  # as diffsem's (float32)
         header = {"tstar": tstar, "tprime": tprime, "power": power, "source_index": index}
-        return Transmission(symbols=np.zeros(self.options.probe_reals), header=header,
+        return Transmission(symbols=self._probe, header=header,
                             truth={"index": index, "label": label})
 
     def decode(self, tx: Transmission, received: np.ndarray, snr_est_db: np.ndarray,

@@ -38,3 +38,25 @@ def test_bad_input_is_exit_2_without_traceback(tmp_path, capsys, argv, words, da
     err = capsys.readouterr().err
     assert "semsim: error:" in err and words in err and "Traceback" not in err
     assert not list(tmp_path.glob("*.npz"))
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--hosts", "0"], ">= 1"),
+    (["--scenario", str(SCENARIOS / "default.yaml")], "codec.name"),
+    (["--grid-db", "0:x:1"], "bad item"),
+])
+def test_stego_bad_input_is_exit_2(tmp_path, capsys, argv, words, data_dir):
+    rc = cli.main(["calibrate", "stego", "--out", str(tmp_path), "--images", "2",
+                   "--data-dir", str(data_dir), *argv])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "semsim: error:" in err and words in err and "Traceback" not in err
+
+
+def test_tiny_stego_calibration_from_the_cli(tmp_path, capsys, data_dir):
+    rc = cli.main(["calibrate", "stego", "--scenario", str(SCENARIOS / "stego_walk_past.yaml"),
+                   "--images", "2", "--hosts", "1", "--draws", "1", "--grid-db=0,20",
+                   "--out", str(tmp_path), "--data-dir", str(data_dir)])
+    assert rc == 0
+    man = json.loads(Path(capsys.readouterr().out.strip()).read_text())
+    assert man["setting"] == "mnist-in-fashion" and man["grid_db"] == [0.0, 20.0]
