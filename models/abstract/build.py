@@ -20,8 +20,9 @@ from semsim.models.common.provenance import command_line, git_state, package_ver
 __all__ = ["DEFAULT_GRID", "build_diffsem_table", "parse_grid"]
 
 #: default effective-SNR grid (dB): 1 dB where DiffSem's outcomes change, coarser where they
-#: saturate; ``max`` is the largest effective SNR reachable at the t* (nothing beyond it)
-DEFAULT_GRID = "-40:-30:5,-27,-24:6:1,8:14:2,17,20,24,28,32,max"
+#: saturate, down to -100 dB (deep fades of long runs); ``max`` is the largest effective
+#: SNR reachable at the t* (nothing beyond it)
+DEFAULT_GRID = "-100,-80,-60,-50,-40:-30:5,-27,-24:6:1,8:14:2,17,20,24,28,32,max"
 
 
 def parse_grid(spec: str, top_db: float) -> np.ndarray:

@@ -9,7 +9,8 @@ process at t*). So one grid over the effective SNR per t* covers every (t', SNR)
 For each grid point and draw m, every calibration image goes through the codec's own verbs
 (``send`` with t' = 0, channel noise for the rest of the variance, ``decode_bob``,
 ``attack``): Bob and the attackers get independent channel noise. Each (grid point, draw)
-is seeded by name and saved on its own, so an interrupted calibration resumes.
+is seeded by name (its value, not its index) and saved on its own, so an interrupted or
+widened calibration resumes.
 """
 
 from __future__ import annotations
@@ -30,6 +31,12 @@ def max_grid_db(abar: np.ndarray, tstar: int) -> float:
     return float(10.0 * np.log10(abar[int(tstar)] / (1.0 - abar[0])))
 
 
+def _key(g_db: float) -> str:
+    """Name of a grid point's stream and file: by value, so adding grid points never
+    changes the others (and a resumed calibration with a wider grid reuses them)."""
+    return f"snr{g_db:+.3f}dB"
+
+
 def _cell(loaded, x0, images, tstar: int, g_db: float, attackers: Sequence[str],
           receiver: str, seed: int, gi: int, m: int, batch: int) -> dict[str, np.ndarray]:
     """Outcomes of every image at grid point ``g_db``, draw ``m``: arrays (N, ...)."""
@@ -39,7 +46,7 @@ def _cell(loaded, x0, images, tstar: int, g_db: float, attackers: Sequence[str],
 
     system = loaded.system
     abar = system.schedule.abar.numpy()
-    gen = torch.Generator().manual_seed(torch_seed(seed, "calibrate", f"cell{gi}", f"draw{m}"))
+    gen = torch.Generator().manual_seed(torch_seed(seed, "calibrate", _key(g_db), f"draw{m}"))
     n = x0.shape[0]
     p = abar[tstar] + 1.0 - abar[0]
     channel_var = abar[tstar] / 10.0 ** (g_db / 10.0) - (1.0 - abar[0])  # rescaled units
@@ -96,7 +103,7 @@ def calibrate_diffsem(loaded, images, labels, *, tstar: int, grid_db: Sequence[f
     for gi, g in enumerate(grid):
         per_draw = []
         for m in range(draws):
-            part = None if work is None else work / f"cell{gi:03d}-{g:+.2f}dB-draw{m}.npz"
+            part = None if work is None else work / f"{_key(float(g))}-draw{m}.npz"
             if part is not None and part.is_file():
                 with np.load(part, allow_pickle=False) as d:
                     res = {k: d[k] for k in d.files}

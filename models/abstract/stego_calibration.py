@@ -87,14 +87,14 @@ def build_stego_table(*, setting: str, checkpoint: str | None, host_split: str, 
     for gi, g in enumerate(grid_db):
         std = float(np.sqrt(0.5 / 10 ** (g / 10)))
         for h in range(hosts):
-            part = None if work is None else work / f"cell{gi:03d}-{g:+.2f}dB-host{h}.npz"
+            key = f"snr{float(g):+.3f}dB"  # by value: adding grid points changes no other
+            part = None if work is None else work / f"{key}-host{h}.npz"
             if part is not None and part.is_file():
                 with np.load(part, allow_pickle=False) as d:
                     for k in arr:
                         arr[k][gi, :, h] = d[k]
                 continue
-            gen = torch.Generator().manual_seed(torch_seed(seed, "calibrate", f"cell{gi}",
-                                                           f"host{h}"))
+            gen = torch.Generator().manual_seed(torch_seed(seed, "calibrate", key, f"host{h}"))
             host_img = host_set.images[host_index[:, h]]
             res = {k: np.zeros((n, draws, v.shape[-1]), np.float32) for k, v in arr.items()}
             for k in range(draws):

@@ -11,8 +11,9 @@ import sys
 
 __all__ = ["STEGO_GRID", "cmd_calibrate", "register"]
 
-#: default SNR grid (dB) of stego tables: 1 dB over -12..30, coarser outside
-STEGO_GRID = "-30:-15:5,-12:30:1,33,36,40,45,50,60"
+#: default SNR grid (dB) of stego tables: 1 dB over -12..30, coarser outside (-100..100:
+#: deep fades and receivers next to Alice)
+STEGO_GRID = "-100,-80,-60,-45,-30:-15:5,-12:30:1,33,36,40,45,50,60,70,80,100"
 
 
 def register(subparsers) -> argparse.ArgumentParser:
