@@ -38,7 +38,7 @@ def _key(g_db: float) -> str:
 
 
 def _cell(loaded, x0, images, tstar: int, g_db: float, attackers: Sequence[str],
-          receiver: str, seed: int, gi: int, m: int, batch: int) -> dict[str, np.ndarray]:
+          receiver: str, seed: int, m: int, batch: int) -> dict[str, np.ndarray]:
     """Outcomes of every image at grid point ``g_db``, draw ``m``: arrays (N, ...)."""
     import torch
 
@@ -109,7 +109,7 @@ def calibrate_diffsem(loaded, images, labels, *, tstar: int, grid_db: Sequence[f
                     res = {k: d[k] for k in d.files}
             else:
                 res = _cell(loaded, x0, images, tstar, float(g), attackers, receiver, seed,
-                            gi, m, batch)
+                            m, batch)
                 if part is not None:
                     part.parent.mkdir(parents=True, exist_ok=True)
                     tmp = part.with_suffix(".tmp.npz")
