@@ -1,4 +1,4 @@
-"""Thin command-line front end: ``semsim run|validate|train|eval``.
+"""Thin command-line front end: ``semsim run|validate|train|eval|calibrate``.
 
 Each family registers its own sub-commands from a light module (no torch import at module
 level) so ``semsim validate`` stays fast; the real work lives in library functions.
@@ -15,6 +15,7 @@ __all__ = ["build_parser", "main"]
 
 def build_parser() -> argparse.ArgumentParser:
     """Assemble the full ``semsim`` argument parser from each family's registrations."""
+    from semsim.simulator.commands import calibrate as calibrate_commands
     from semsim.simulator.commands import diffsem as diffsem_commands
     from semsim.simulator.commands import map as map_commands
     from semsim.simulator.commands import sim as sim_commands
@@ -26,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sim_commands.register(sub)  # run, validate, report, sweep
     map_commands.register(sub)
+    calibrate_commands.register(sub)
 
     train = sub.add_parser("train", help="train a model family (writes checkpoints + manifest)")
     train_sub = train.add_subparsers(dest="family", required=True, metavar="FAMILY")
@@ -43,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
 #: modified weight file, an unavailable device): (module, class) so that checking them
 #: never imports torch.
 _USER_ERRORS = (("semsim.models.checkpoint", "CheckpointError"),
+                ("semsim.models.manifests", "CheckpointError"),
+                ("semsim.models.abstract.table", "CalibrationError"),
                 ("semsim.models.data", "DatasetError"),
                 ("semsim.models.common.device", "DeviceError"),
                 ("semsim.models.diffsem.config", "ConfigError"),

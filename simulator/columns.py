@@ -60,7 +60,9 @@ FIXED: tuple[Column, ...] = (
                      ("time_s", F64, "s", "transmission time (simulation clock)")]),
     *_cols("receiver", [("node", S, "-", "receiver name (`bob`, `eve0`, ...)"),
                         ("role", S, "-", "`bob`, `eve` or `coalition` (colluding Eves)")]),
-    *_cols("event", [("codec", S, "-", "codec name (`reference`, `diffsem`, `stego`)"),
+    *_cols("event", [("codec", S, "-",
+                      "codec name (`reference`, `diffsem`, `stego`, `diffsem-abstract`, "
+                      "`stego-abstract`)"),
                      ("tx_x_m", F64, "m", "Alice's x position at `time_s`"),
                      ("tx_y_m", F64, "m", "Alice's y position")]),
     *_cols("row", [
@@ -115,6 +117,12 @@ CODEC_TITLES = {
     "diffsem": "DiffSem codec (`codec.name: diffsem`); NaN where a column does not apply to "
                "the row's role:",
     "stego": "Steganography codec (`codec.name: stego`); NaN where a column does not apply:",
+    "diffsem-abstract": "DiffSem PHY abstraction (`codec.name: diffsem-abstract`, "
+                        "docs/abstraction.md): the same columns as `diffsem`, drawn from the "
+                        "calibrated table; NaN where a column does not apply to the row's role:",
+    "stego-abstract": "Steganography PHY abstraction (`codec.name: stego-abstract`, "
+                      "docs/abstraction.md): the same columns as `stego`, drawn from the "
+                      "calibrated table; NaN where a column does not apply:",
 }
 _BOB, _EVE = ("bob",), ("eve", "coalition")
 
@@ -180,6 +188,8 @@ CODEC_COLUMNS: dict[str, tuple[Column, ...]] = {
              "Eve: model-inversion output vs the host image, SSIM", _EVE)]),
     ),
 }
+CODEC_COLUMNS["diffsem-abstract"] = CODEC_COLUMNS["diffsem"]
+CODEC_COLUMNS["stego-abstract"] = CODEC_COLUMNS["stego"]
 _CODEC_BY_NAME = {name: {c.name: c for c in cols} for name, cols in CODEC_COLUMNS.items()}
 
 

@@ -2,7 +2,9 @@
 
 A codec module defines ``Options`` (frozen dataclass, parsed from ``codec.options``) and
 ``build(options, *, seed_sequence, device) -> Codec``. ``stego`` and ``diffsem`` adapt the
-neural models of :mod:`models` (loaded from the shipped checkpoints) without engine changes.
+neural models of :mod:`models` (loaded from the shipped checkpoints) without engine changes;
+``diffsem-abstract`` and ``stego-abstract`` replace the networks by calibrated tables
+(docs/abstraction.md).
 """
 
 from __future__ import annotations
@@ -21,4 +23,6 @@ __all__ = ["CODECS", "Codec", "Transmission", "batched_source", "decode_many",
 
 CODECS = Registry("codec", {"reference": "semsim.simulator.codecs.reference",
                             "stego": "semsim.simulator.codecs.stego",
-                            "diffsem": "semsim.simulator.codecs.diffsem"})
+                            "diffsem": "semsim.simulator.codecs.diffsem",
+                            "diffsem-abstract": "semsim.simulator.codecs.diffsem_abstract",
+                            "stego-abstract": "semsim.simulator.codecs.stego_abstract"})

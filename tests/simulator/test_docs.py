@@ -15,7 +15,7 @@ from semsim.simulator import (
     traffic,
 )
 from semsim.simulator.channels import ChannelConfig
-from semsim.simulator.codecs import diffsem, reference, stego
+from semsim.simulator.codecs import diffsem, diffsem_abstract, reference, stego, stego_abstract
 from semsim.simulator.estimators import EstimatorConfig
 from semsim.simulator.link_budget import LinkConfig
 from semsim.simulator.pathloss import PropagationConfig
@@ -29,7 +29,8 @@ CONFIGS = [scenario.Scenario, scenario.RunConfig, traffic.TrafficConfig, spatial
            trace.TraceConfig, LinkConfig, PropagationConfig, ChannelConfig,
            EstimatorConfig, mobility.Static, mobility.ConstantVelocity, mobility.Waypoints,
            mobility.RandomWaypoint, mobility.GaussMarkov, reference.Options, sources.Options,
-           diffsem.Options, stego.Options, datasets.Options]
+           diffsem.Options, diffsem_abstract.Options, stego.Options, stego_abstract.Options,
+           datasets.Options]
 
 
 def test_every_scenario_key_is_documented():

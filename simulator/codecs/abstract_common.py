@@ -1,0 +1,60 @@
+"""Pieces the abstraction codecs (``diffsem-abstract``, ``stego-abstract``) share: each
+receiver's own outcome stream, the probe's SNR, and the grid look-up that names the
+receiver when it falls outside the table."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from semsim.models.abstract.table import OutOfRangeError, cell_and_draw
+from semsim.simulator.codecs.base import RowLayout
+from semsim.simulator.errors import ScenarioError
+
+__all__ = ["ReceiverStreams", "grid_cells", "probe_snr_db"]
+
+
+class ReceiverStreams:
+    """One numpy stream per receiver index, keyed by the codec's seed sequence and
+    ``draw_seed`` (adding an Eve never changes Bob's draws)."""
+
+    def __init__(self, seed_sequence: np.random.SeedSequence, draw_seed: int) -> None:
+        self._seed, self._draw = seed_sequence, int(draw_seed)
+        self._rngs: dict[int, np.random.Generator] = {}
+
+    def get(self, r: int) -> np.random.Generator:
+        if r not in self._rngs:
+            s = self._seed
+            self._rngs[r] = np.random.Generator(np.random.PCG64(np.random.SeedSequence(
+                s.entropy, spawn_key=(*s.spawn_key, self._draw, r))))
+        return self._rngs[r]
+
+    def uniforms(self, rows: RowLayout, k: int) -> np.ndarray:
+        """(P*R, k) uniforms, row by row from each receiver's own stream (packet order)."""
+        u = np.empty((rows.num_packets * rows.num_receivers, k))
+        for r in range(rows.num_receivers):
+            u[r::rows.num_receivers] = self.get(r).random((rows.num_packets, k))
+        return u
+
+
+def probe_snr_db(received: np.ndarray, power_per_real: float) -> np.ndarray:
+    """SNR (dB) of each row of an equalised zero probe (rows, F) sent at ``power_per_real``:
+    the noise alone, of variance power_per_real / SNR per real."""
+    return 10.0 * np.log10(power_per_real / np.mean(received**2, axis=1))
+
+
+def grid_cells(grid_db: np.ndarray, x_db: np.ndarray, u: np.ndarray, num_draws: int,
+               rows: RowLayout, table: str, describe: Callable[[int], str]
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`cell_and_draw`, or a ScenarioError naming the first receiver outside the grid
+    (``describe(i)``: what row i's value is, e.g. "effective SNR -45.1 dB (...)")."""
+    try:
+        return cell_and_draw(grid_db, x_db, u, num_draws)
+    except OutOfRangeError as exc:
+        i = int(exc.args[1][0])
+        r = int(rows.receiver[i])
+        raise ScenarioError("bob" if r == 0 else f"receiver {r}", f"{describe(i)} is "
+                            f"outside table {table}'s grid [{grid_db[0]:g}, {grid_db[-1]:g}] "
+                            "dB: the abstraction does not extrapolate (recalibrate with a "
+                            "wider --grid-db)", round(float(x_db[i]), 2)) from None

@@ -1,0 +1,156 @@
+"""``stego-abstract``: INN steganography with its networks replaced by a calibrated table
+(:mod:`semsim.models.abstract.stego_calibration`), the semantic PHY abstraction of ``stego``.
+
+Alice draws, from her own seeded stream, one of the table's hosts of the packet's private
+image (``h_host_index``: the host dataset row, as ``stego``) and sends a probe of
+``probe_reals`` zeros at ``stego``'s power (1/2 per real). Each receiver's SNR comes from
+the probe's post-equalisation noise; its row reads, for its packet's (private image,
+host), one channel draw at one grid cell (linear interpolation in dB by a random choice of
+neighbour) from its own seeded stream: Bob's image-quality metrics, or an Eve's naive and
+MIA metrics jointly. The same private image and host thus shape every receiver's outcome
+together. Same metric columns as ``stego``. Outside the SNR grid, an image outside the
+table or a configuration without a table is an error. Validity: docs/abstraction.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from semsim.models.abstract.stego_calibration import (
+    BOB_METRICS,
+    MIA_METRICS,
+    stego_table_name,
+)
+from semsim.models.abstract.table import TABLE_DIR, load_table
+from semsim.models.common.snr import COMPLEX_UNIT_POWER
+from semsim.simulator.codecs.abstract_common import ReceiverStreams, grid_cells, probe_snr_db
+from semsim.simulator.codecs.base import RowLayout, Transmission, receiver_attackers
+from semsim.simulator.codecs.stego import ATTACKERS, source_dataset, trained_snr_db
+from semsim.simulator.errors import ScenarioError, check, check_attackers
+
+__all__ = ["ATTACKERS", "Options", "StegoAbstractCodec", "attackers", "build",
+           "source_dataset", "trained_snr_db"]
+
+
+@dataclass(frozen=True)
+class Options:
+    """setting, checkpoint, host_split, l_hat: the calibrated stego configuration (table
+    ``<checkpoint>-<host_split>-<l_hat>`` in ``table_dir``, default the shipped folder);
+    attackers: as ``stego``; probe_reals, draw_seed: as ``diffsem-abstract``;
+    checkpoint_dir: where stego's manifest (trained SNR range) is read."""
+
+    setting: Literal["mnist-in-fashion", "fashion", "mnist", "cifar10"] = "mnist-in-fashion"
+    checkpoint: str | None = None
+    host_split: Literal["train", "test"] = "test"
+    l_hat: Literal["zeros", "gaussian"] = "zeros"
+    attackers: tuple[Literal[ATTACKERS], ...] = ATTACKERS  # type: ignore[valid-type]
+    table_dir: str | None = None
+    probe_reals: int = 1024
+    draw_seed: int = 0
+    checkpoint_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        check(2 <= self.probe_reals <= 65536 and self.probe_reals % 2 == 0, "probe_reals",
+              self.probe_reals, "must be even, 2..65536")
+        check(self.draw_seed >= 0, "draw_seed", self.draw_seed, "must be >= 0")
+        check_attackers(self.attackers)
+
+
+def attackers(options: Options) -> tuple[str, ...]:
+    """The attackers every Eve runs unless ``eves[i].attackers`` narrows them."""
+    return tuple(options.attackers)
+
+
+def _name(options: Options) -> str:
+    from semsim.models.stego.settings import default_checkpoint
+
+    return stego_table_name(options.checkpoint or default_checkpoint(options.setting),
+                            options.host_split, options.l_hat)
+
+
+class StegoAbstractCodec:
+    """Table-driven stego: a table host per packet, one table read per receiver row."""
+
+    name = "stego-abstract"
+
+    def __init__(self, options: Options, seed_sequence: np.random.SeedSequence) -> None:
+        self.options = options
+        folder = Path(options.table_dir) if options.table_dir else TABLE_DIR
+        self.table = load_table(folder, _name(options))
+        check(self.table.manifest.get("setting") == options.setting, "setting",
+              options.setting, f"table {_name(options)} was calibrated for setting "
+              f"{self.table.manifest.get('setting')!r}")
+        self.arrays, self.grid = self.table.arrays, self.table.arrays["grid_db"]
+        host_ss, rx_ss = seed_sequence.spawn(2)
+        self._host_rng = np.random.default_rng(host_ss)
+        self._streams = ReceiverStreams(rx_ss, options.draw_seed)
+        self._probe = np.zeros(options.probe_reals)
+        self._probe.flags.writeable = False  # shared by every packet, never changed
+        self._hosts: list[int] = []  # host draws, made a block at a time
+
+    def encode(self, sources: Mapping[str, Any], snr_est_db: np.ndarray) -> Transmission:
+        if "index" not in sources:
+            raise ScenarioError("source", "stego-abstract needs dataset images with their "
+                                "index (source.kind: dataset)", sorted(sources))
+        index = int(np.asarray(sources["index"])[0])
+        n = self.table.num_images
+        if not 0 <= index < n:
+            raise ScenarioError("source.options.limit", f"the table holds the first {n} test "
+                                f"images only: set source.options.limit: {n}", index)
+        if "labels" in sources and int(self.arrays["labels"][index]) != int(
+                sources["labels"][0]):
+            raise ScenarioError("source.options", f"image {index}'s label differs from the "
+                                "table's: the source is not the calibrated test split", index)
+        if not self._hosts:
+            self._hosts = self._host_rng.integers(self.arrays["host_index"].shape[1],
+                                                  size=256).tolist()[::-1]
+        h = self._hosts.pop()
+        host = int(self.arrays["host_index"][index, h])
+        return Transmission(symbols=self._probe,
+                            power_per_real=COMPLEX_UNIT_POWER,
+                            header={"host_index": host, "source_index": index},
+                            truth={"index": index, "host_draw": h})
+
+    def decode(self, tx: Transmission, received: np.ndarray, snr_est_db: np.ndarray,
+               roles: Sequence[str]) -> dict[str, np.ndarray]:
+        """One packet: probe (R, F) -> metric arrays (R,)."""
+        return self.decode_many([tx], [received], [snr_est_db], roles)[0]
+
+    def decode_many(self, txs: Sequence[Transmission], received: Sequence[np.ndarray],
+                    snr_est_db: Sequence[np.ndarray], roles: Sequence[str],
+                    attackers: Sequence[Sequence[str] | None] | None = None
+                    ) -> list[dict[str, np.ndarray]]:
+        """P packets x R receivers: one table read per row; same columns as stego."""
+        rows = RowLayout.of(len(txs), roles)
+        snr = probe_snr_db(np.concatenate(received), COMPLEX_UNIT_POWER)
+        cell, draw = grid_cells(self.grid, snr, self._streams.uniforms(rows, 2),
+                                self.table.num_draws, rows, _name(self.options),
+                                lambda i: f"SNR {snr[i]:.1f} dB")
+        image = np.array([t.truth["index"] for t in txs])[rows.packet]
+        host = np.array([t.truth["host_draw"] for t in txs])[rows.packet]
+        n, bob, eve = len(rows.packet), rows.bob, rows.eve
+        out = {k: np.full(n, np.nan) for k in (*BOB_METRICS, *MIA_METRICS)}
+        for who, sel in (("bob", bob), ("naive", eve)):
+            vals = self.arrays[who][cell[sel], image[sel], host[sel], draw[sel]]
+            for j, k in enumerate(BOB_METRICS):
+                out[k][sel] = vals[:, j]
+        vals = self.arrays["mia"][cell[eve], image[eve], host[eve], draw[eve]]
+        for j, k in enumerate(MIA_METRICS):
+            out[k][eve] = vals[:, j]
+        lists = receiver_attackers(attackers, len(roles), tuple(self.options.attackers))
+        for name, columns in (("naive", BOB_METRICS), ("mia", MIA_METRICS)):
+            skip = eve[[name not in lists[r] for r in rows.receiver[eve]]]
+            for c in columns:
+                out[c][skip] = np.nan
+        return rows.split(out)
+
+
+def build(options: Options, *, seed_sequence: np.random.SeedSequence | None = None,
+          **_: object) -> StegoAbstractCodec:
+    """Plugin entry point: loads the table (sha256-checked); no torch."""
+    return StegoAbstractCodec(options, seed_sequence or np.random.SeedSequence(0))
