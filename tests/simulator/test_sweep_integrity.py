@@ -172,9 +172,10 @@ def _sweep_cmd(scenario, out, workers):
             "--workers", str(workers), "--out", str(out)]
 
 
-def _slow_scenario(tmp_path) -> Path:
+def _slow_scenario(tmp_path, num_packets: int = 4000) -> Path:
     path = tmp_path / "slow.yaml"
-    path.write_text(yaml.safe_dump(merge(BASE, {"run": {"num_packets": 4000, "seed": 5}})))
+    path.write_text(yaml.safe_dump(merge(BASE, {"run": {"num_packets": num_packets,
+                                                        "seed": 5}})))
     return path
 
 
@@ -183,7 +184,8 @@ def _finished(out: Path) -> int:
 
 
 def test_ctrl_c_stops_a_two_worker_sweep_within_seconds(tmp_path):
-    scenario, out = _slow_scenario(tmp_path), tmp_path / "out"
+    # replicas long enough (~0.5 s each here) that Ctrl-C lands while work remains
+    scenario, out = _slow_scenario(tmp_path, 20_000), tmp_path / "out"
     proc = subprocess.Popen(_sweep_cmd(scenario, out, 2), cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
