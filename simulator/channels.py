@@ -187,9 +187,13 @@ def ar1_path(g: np.ndarray, rho, num_blocks, w: np.ndarray) -> np.ndarray:
     step). The receiver bank's fading and shadowing processes both run on it."""
     a, b = ar1_gains(rho, num_blocks)
     out = np.empty(np.broadcast_shapes(a.shape, np.shape(w)), dtype=np.result_type(g, w))
-    for k in range(len(out)):
-        g = a[k] * g + b[k] * w[k]
-        out[k] = g
+    a = np.broadcast_to(a, out.shape)
+    bw = np.broadcast_to(b * w, out.shape)  # the innovations' terms, all K at once
+    prev = g
+    for k in range(len(out)):  # in place: the same products and sums as a * g + b * w
+        np.multiply(a[k], prev, out=out[k])
+        out[k] += bw[k]
+        prev = out[k]
     return out
 
 
