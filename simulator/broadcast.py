@@ -36,6 +36,8 @@ class BroadcastLink:
         self.inboxes: list[simpy.Store] = []
         self.queue = queue or DecodeQueue(codec, roles, decode_batch_packets)
         self.num_delivered = 0  # packets every receiver has received
+        self._header_keys: object = None  # the last header's keys and their h_ columns
+        self._header_columns: list[tuple[str, str]] = []
 
     def subscribe(self) -> simpy.Store:
         """A new inbox (SimPy Store) that gets every transmission, for a receiver that acts
@@ -70,9 +72,13 @@ class BroadcastLink:
             "feedback_sender": packet.feedback_sender,
             "feedback_forged": packet.feedback_forged,
         }
-        for key, value in tx.header.items():
-            if isinstance(value, (int, float, str, bool, np.number)):
-                event[f"h_{key}"] = value
+        header = tx.header
+        if header.keys() != self._header_keys:  # which header fields become h_ columns
+            self._header_keys = header.keys()
+            self._header_columns = [(k, f"h_{k}") for k, v in header.items()
+                                    if isinstance(v, (int, float, str, bool, np.number))]
+        for key, column in self._header_columns:
+            event[column] = header[key]
         self.queue.add(self.trace, tx, received, event, rows)
         self.num_delivered += 1
         if self.log is not None:
