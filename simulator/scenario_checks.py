@@ -41,6 +41,14 @@ def check_roles(scenario: Scenario, seen: set[str]) -> None:
         check(have == need, "source.options.name", have,
               f"codec {codec!r} was trained on {need!r} images: the source "
               f"must be {need!r} too (another dataset scores the wrong task)")
+    covered = getattr(codec_mod, "source_images", None)
+    covered = covered(options) if covered is not None else None
+    if covered is not None and scenario.source.kind == "dataset":
+        src = scenario.source.options or SOURCES.module("dataset").Options()
+        check(src.limit is not None and src.limit <= covered and src.split == "test",
+              "source.options.limit", src.limit, f"codec {codec!r} covers the first "
+              f"{covered} test images only (its table): set source.options.limit: {covered} "
+              "(and split: test)")
     known = getattr(codec_mod, "attackers", None)
     known = () if known is None else known(options)
     adapts = getattr(codec_mod, "ADAPTS_TO_FEEDBACK", False)

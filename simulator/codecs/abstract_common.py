@@ -5,6 +5,7 @@ receiver when it falls outside the table."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
@@ -12,7 +13,18 @@ from semsim.models.abstract.table import OutOfRangeError, cell_and_draw
 from semsim.simulator.codecs.base import RowLayout
 from semsim.simulator.errors import ScenarioError
 
-__all__ = ["ReceiverStreams", "grid_cells", "probe_snr_db"]
+__all__ = ["ReceiverStreams", "grid_cells", "probe_snr_db", "table_images"]
+
+
+def table_images(folder: str | Path, name: str) -> int | None:
+    """How many source images (the split's first N) table ``name`` in ``folder`` covers,
+    from its manifest (None when it cannot be read: loading the table then says why)."""
+    import json
+
+    try:
+        return int(json.loads((Path(folder) / f"{name}.json").read_text())["images"]["first"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 class ReceiverStreams:

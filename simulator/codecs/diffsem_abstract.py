@@ -34,13 +34,18 @@ from semsim.models.abstract.table import (
     table_name,
 )
 from semsim.models.diffsem.config import ATTACKERS
-from semsim.simulator.codecs.abstract_common import ReceiverStreams, grid_cells, probe_snr_db
+from semsim.simulator.codecs.abstract_common import (
+    ReceiverStreams,
+    grid_cells,
+    probe_snr_db,
+    table_images,
+)
 from semsim.simulator.codecs.base import RowLayout, Transmission, receiver_attackers
 from semsim.simulator.codecs.diffsem import source_dataset, trained_snr_db
 from semsim.simulator.errors import ScenarioError, check, check_attackers
 
 __all__ = ["ADAPTS_TO_FEEDBACK", "DiffSemAbstractCodec", "Options", "attackers", "build",
-           "source_dataset", "trained_snr_db"]
+           "source_dataset", "source_images", "trained_snr_db"]
 
 #: Alice chooses t' from Bob's reported SNR, as diffsem's does
 ADAPTS_TO_FEEDBACK = True
@@ -93,6 +98,11 @@ def _folder(options: Options) -> Path:
 
 def _name(options: Options) -> str:
     return table_name("diffsem", options.dataset, options.tstar, options.receiver)
+
+
+def source_images(options: Options) -> int | None:
+    """The source may draw only the first N test images, the table's (None: unknown)."""
+    return table_images(_folder(options), _name(options))
 
 
 def attackers(options: Options) -> tuple[str, ...]:

@@ -28,12 +28,17 @@ from semsim.models.abstract.stego_calibration import (
 )
 from semsim.models.abstract.table import TABLE_DIR, load_table
 from semsim.models.common.snr import COMPLEX_UNIT_POWER
-from semsim.simulator.codecs.abstract_common import ReceiverStreams, grid_cells, probe_snr_db
+from semsim.simulator.codecs.abstract_common import (
+    ReceiverStreams,
+    grid_cells,
+    probe_snr_db,
+    table_images,
+)
 from semsim.simulator.codecs.base import RowLayout, Transmission, receiver_attackers
 from semsim.simulator.codecs.stego import ATTACKERS, source_dataset, trained_snr_db
 from semsim.simulator.errors import ScenarioError, check, check_attackers
 
-__all__ = ["ATTACKERS", "Options", "StegoAbstractCodec", "attackers", "build",
+__all__ = ["ATTACKERS", "Options", "StegoAbstractCodec", "attackers", "build", "source_images",
            "source_dataset", "trained_snr_db"]
 
 
@@ -64,6 +69,12 @@ class Options:
 def attackers(options: Options) -> tuple[str, ...]:
     """The attackers every Eve runs unless ``eves[i].attackers`` narrows them."""
     return tuple(options.attackers)
+
+
+def source_images(options: Options) -> int | None:
+    """The source may draw only the first N private test images, the table's."""
+    return table_images(Path(options.table_dir) if options.table_dir else TABLE_DIR,
+                        _name(options))
 
 
 def _name(options: Options) -> str:

@@ -174,3 +174,21 @@ def test_abstraction_matches_the_neural_codec_on_a_short_run(table_dir, tmp_path
         n, a = sn.loc[[k]].iloc[0], sa.loc[[k]].iloc[0].value
         slack = 0.06 if k[1] in ("accuracy", "leakage (worst case)") else 0.0
         assert n.ci_low - slack <= a <= n.ci_high + slack, (k, a, n.ci_low, n.ci_high)
+
+
+def test_a_source_beyond_the_tables_images_is_refused_before_the_run(table_dir, data_dir,
+                                                                      tmp_path):
+    """A source that may draw images the table lacks is a validation error at
+    source.options.limit, before any run folder exists."""
+    codec = {"name": "diffsem-abstract", "options": {"dataset": "mnist", "tstar": 180,
+                                                      "receiver": "ediffsem",
+                                                      "table_dir": str(table_dir)}}
+    ok = _scenario(codec, data_dir)
+    parse_scenario(ok)  # limit 8 = the tiny table's images
+    for bad in ({"name": "mnist", "data_dir": str(data_dir)},
+                {"name": "mnist", "limit": 9, "data_dir": str(data_dir)},
+                {"name": "mnist", "limit": 8, "split": "train", "data_dir": str(data_dir)}):
+        with pytest.raises(ScenarioError) as err:
+            parse_scenario({**ok, "source": {"kind": "dataset", "options": bad}})
+        assert err.value.path == "source.options.limit"
+    assert not list(tmp_path.iterdir())
