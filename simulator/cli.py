@@ -1,4 +1,4 @@
-"""Thin command-line front end: ``semsim run|validate|train|eval|calibrate``.
+"""Thin command-line front end: ``semsim run|validate|report|sweep|map|train|eval|calibrate``.
 
 Each family registers its own sub-commands from a light module (no torch import at module
 level) so ``semsim validate`` stays fast; the real work lives in library functions.
