@@ -92,12 +92,23 @@ def _ssim_terms(mu_x: torch.Tensor, mu_y: torch.Tensor, bxx: torch.Tensor, byy: 
     return ssim_map.flatten(2).mean(-1), cs_map.flatten(2).mean(-1)
 
 
+def _blurred_maps(x: torch.Tensor, y: torch.Tensor, cross_x: torch.Tensor,
+                  cross_y: torch.Tensor, taps: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Blurred x, y, x^2, y^2 and cross_x * cross_y in one blur call (M, K, M, K, P maps)."""
+    maps = _blur(torch.cat([x, y, x * x, y * y, cross_x * cross_y]), taps)
+    return maps.split([len(x), len(y), len(x), len(y), len(cross_x)])
+
+
 def _ssim_cs(
     x: torch.Tensor, y: torch.Tensor, data_range: float, taps: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-image-and-channel SSIM and contrast-structure terms, each (N, C)."""
-    maps = _blur(torch.cat([x, y, x * x, y * y, x * y]), taps)  # one blur for all five
-    return _ssim_terms(*maps.chunk(5), data_range)
+    return _ssim_terms(*_blurred_maps(x, y, x, y, taps), data_range)
+
+
+def _check_window(win_size: int, x: torch.Tensor) -> None:
+    if win_size % 2 != 1 or win_size > min(x.shape[-2:]):
+        raise ValueError(f"win_size must be odd and <= the image side, got {win_size}")
 
 
 def _odd_window(win_size: int, side: int) -> int:
@@ -110,8 +121,7 @@ def ssim(
 ) -> torch.Tensor:
     """Structural similarity per image, (N,). Gaussian window ``win_size`` (odd), sigma 1.5."""
     _check_pair(x, y)
-    if win_size % 2 != 1 or win_size > min(x.shape[-2:]):
-        raise ValueError(f"win_size must be odd and <= the image side, got {win_size}")
+    _check_window(win_size, x)
     x, y = x.float(), y.float()
     s, _ = _ssim_cs(x, y, data_range, _gauss_window(win_size, 1.5, x))
     return s.mean(1)
@@ -127,18 +137,10 @@ def ssim_pairs(x: torch.Tensor, y: torch.Tensor, x_index: torch.Tensor, y_index:
         raise ValueError(f"expected (M, C, H, W) and (K, C, H, W) images and two index "
                          f"vectors of one length, got {x.shape}, {y.shape}, "
                          f"{x_index.shape}, {y_index.shape}")
-    if win_size % 2 != 1 or win_size > min(x.shape[-2:]):
-        raise ValueError(f"win_size must be odd and <= the image side, got {win_size}")
+    _check_window(win_size, x)
     x, y = x.float(), y.float()
-    m, k = len(x), len(y)
-    stack = torch.empty((2 * (m + k) + len(x_index), *x.shape[1:]), dtype=x.dtype,
-                        device=x.device)  # the five kinds of map, written in place
-    stack[:m], stack[m:m + k] = x, y
-    torch.mul(x, x, out=stack[m + k:2 * m + k])
-    torch.mul(y, y, out=stack[2 * m + k:2 * (m + k)])
-    torch.mul(x[x_index], y[y_index], out=stack[2 * (m + k):])
-    maps = _blur(stack, _gauss_window(win_size, 1.5, x))
-    mu_x, mu_y, bxx, byy, bxy = maps.split([m, k, m, k, len(x_index)])
+    mu_x, mu_y, bxx, byy, bxy = _blurred_maps(x, y, x[x_index], y[y_index],
+                                              _gauss_window(win_size, 1.5, x))
     s, _ = _ssim_terms(mu_x[x_index], mu_y[y_index], bxx[x_index], byy[y_index], bxy,
                        data_range)
     return s.mean(1)

@@ -144,26 +144,20 @@ class ReceiverBank:
         return self._spatial_groups[epoch]
 
     def _prepare_correlation(self, epochs: np.ndarray) -> None:
-        """Mixing groups of the spatial epochs ``epochs`` (E,) (their only ones kept): the
-        positions and correlation matrices of all E at once, the groups only where some
-        pair is correlated enough (else none, with no graph search)."""
+        """Mixing groups of the spatial epochs ``epochs`` (E,) (only these are kept): the
+        positions and correlation matrices of all E at once, then the groups per epoch."""
         cfg = self.spatial
         t = epochs * self.update_ns / 1e9
         pos = np.stack([traj.states(t)[:, :2] for traj in self.traj], axis=1)  # (E, R, 2)
-        shadow = fading = None
-        if cfg.shadowing:
-            shadow = spatial.shadowing_correlation_matrix(
-                pos, np.where(self.shadow_std_db > 0, self.decorrelation_m, 0.0))
-            shadow_linked = spatial.any_linked(shadow, cfg.min_correlation)
-        if cfg.fading:
-            fading = spatial.fading_correlation(pos, self.carrier_hz)
-            fading_linked = spatial.any_linked(fading, cfg.min_correlation)
-        self._spatial_groups = {int(e): (
-            spatial.mixing_groups(shadow[i], cfg.min_correlation)
-            if shadow is not None and shadow_linked[i] else [],
-            spatial.mixing_groups(fading[i], cfg.min_correlation)
-            if fading is not None and fading_linked[i] else [])
-            for i, e in enumerate(epochs)}
+        none = [[] for _ in epochs]
+        shadow = [spatial.mixing_groups(c, cfg.min_correlation)
+                  for c in spatial.shadowing_correlation_matrix(
+                      pos, np.where(self.shadow_std_db > 0, self.decorrelation_m, 0.0))
+                  ] if cfg.shadowing else none
+        fading = [spatial.mixing_groups(c, cfg.min_correlation)
+                  for c in spatial.fading_correlation(pos, self.carrier_hz)
+                  ] if cfg.fading else none
+        self._spatial_groups = {int(e): (shadow[i], fading[i]) for i, e in enumerate(epochs)}
 
     def _prepare(self, k0: int) -> None:
         """Compute the physics of packets k0 .. k0 + lookahead - 1 as (K, R) arrays."""
@@ -206,9 +200,10 @@ class ReceiverBank:
         zs = z[..., 2]
         if self.spatial.shadowing or self.spatial.fading:  # correlate across receivers
             epochs = times_ns // self.update_ns
+            unique = np.unique(epochs)
             if not self.static_receivers:
-                self._prepare_correlation(np.unique(epochs))
-            for e in np.unique(epochs):
+                self._prepare_correlation(unique)
+            for e in unique:
                 rows = epochs == e
                 shadow_groups, fading_groups = self._correlation(int(e))
                 if fading_groups:

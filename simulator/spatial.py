@@ -95,9 +95,9 @@ def mixing_groups(corr: np.ndarray, min_correlation: float) -> Groups:
     """Groups of receivers linked by |corr| >= ``min_correlation`` and each group's mixing
     matrix L (lower triangular, L L^T = C; an eigen-decomposition square root when the
     truncated C is not positive definite)."""
-    linked = np.abs(corr) >= min_correlation
-    if np.count_nonzero(linked) <= len(corr):  # only the diagonal: nobody is mixed
+    if not any_linked(corr, min_correlation):  # only the diagonal: nobody is mixed
         return []
+    linked = np.abs(corr) >= min_correlation
     groups: Groups = []
     for idx in _components(linked):
         if len(idx) < 2:

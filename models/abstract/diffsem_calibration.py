@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from semsim.models.common.seeds import torch_seed
+from semsim.models.common.units import db_to_lin, lin_to_db
 
 __all__ = ["calibrate_diffsem", "max_grid_db"]
 
@@ -28,7 +29,7 @@ __all__ = ["calibrate_diffsem", "max_grid_db"]
 def max_grid_db(abar: np.ndarray, tstar: int) -> float:
     """Largest effective SNR (dB) any receiver can reach at ``tstar``: channel noise 0 and
     t' = 0 (the least self-noise), 10 log10(abar_t* / (1 - abar_0))."""
-    return float(10.0 * np.log10(abar[int(tstar)] / (1.0 - abar[0])))
+    return float(lin_to_db(abar[int(tstar)] / (1.0 - abar[0])))
 
 
 def _key(g_db: float) -> str:
@@ -49,7 +50,7 @@ def _cell(loaded, x0, images, tstar: int, g_db: float, attackers: Sequence[str],
     gen = torch.Generator().manual_seed(torch_seed(seed, "calibrate", _key(g_db), f"draw{m}"))
     n = x0.shape[0]
     p = abar[tstar] + 1.0 - abar[0]
-    channel_var = abar[tstar] / 10.0 ** (g_db / 10.0) - (1.0 - abar[0])  # rescaled units
+    channel_var = abar[tstar] / db_to_lin(g_db) - (1.0 - abar[0])  # rescaled units
     std = float(np.sqrt(max(channel_var, 0.0) / p))  # at unit-power scaling
     inversions = list(dict.fromkeys(a.split("_")[0] for a in attackers if a != "direct"))
     out = {"bob_pred": np.zeros(n, np.uint8), "bob_passes": np.zeros(n, np.uint8),

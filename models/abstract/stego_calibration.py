@@ -21,6 +21,7 @@ import numpy as np
 from semsim.models.abstract.table import TABLE_DIR, CalibrationError, save_table
 from semsim.models.common.provenance import command_line, git_state, package_versions
 from semsim.models.common.seeds import stream, torch_seed
+from semsim.models.common.units import db_to_lin
 
 __all__ = ["BOB_METRICS", "MIA_METRICS", "build_stego_table", "stego_table_name"]
 
@@ -85,7 +86,7 @@ def build_stego_table(*, setting: str, checkpoint: str | None, host_split: str, 
            "naive": np.zeros((G, n, hosts, draws, 4), np.float32),
            "mia": np.zeros((G, n, hosts, draws, 3), np.float32)}
     for gi, g in enumerate(grid_db):
-        std = float(np.sqrt(0.5 / 10 ** (g / 10)))
+        std = float(np.sqrt(0.5 / db_to_lin(g)))
         for h in range(hosts):
             key = f"snr{float(g):+.3f}dB"  # by value: adding grid points changes no other
             part = None if work is None else work / f"{key}-host{h}.npz"

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from semsim.models.common.provenance import atomic_write_bytes, atomic_write_text, sha256_file
+from semsim.models.common.units import db_to_lin, lin_to_db
 from semsim.models.manifests import CHECKPOINT_DIR, CheckpointError
 
 __all__ = ["TABLE_DIR", "AbstractTable", "CalibrationError", "OutOfRangeError", "cell_and_draw",
@@ -110,10 +111,11 @@ def load_table(directory: str | os.PathLike[str], name: str) -> AbstractTable:
 
 
 def select_tprime_np(abar: np.ndarray, tstar: int, snr_db: np.ndarray) -> np.ndarray:
-    """Eq. 24 in numpy (as :func:`models.diffusion.select_tprime`): the largest t' with
+    """Eq. 24 in numpy (:func:`models.diffusion.select_tprime` is its torch form, which the
+    tests hold it to; this one keeps torch out of the abstraction's run time): the largest t' with
     ``abar[t'] >= abar[t*] + 1 / (1 + SNR)``, else 0. abar (T,) float64, strictly
     decreasing; snr_db (...)."""
-    rhs = abar[int(tstar)] + 1.0 / (1.0 + 10.0 ** (np.asarray(snr_db, np.float64) / 10.0))
+    rhs = abar[int(tstar)] + 1.0 / (1.0 + db_to_lin(np.asarray(snr_db, np.float64)))
     count = np.searchsorted(-abar, -rhs, side="right")  # #steps with abar >= rhs
     return np.maximum(count - 1, 0).astype(np.int64)
 
@@ -123,8 +125,8 @@ def effective_snr_db(abar: np.ndarray, tstar: int, tprime: np.ndarray, power: np
     """Effective SNR (dB) of the rescaled features a receiver decodes: y = sqrt(abar_t*) x0
     + noise of variance v = (1 - abar_t') + P_s / SNR (self-noise plus channel), so
     10 log10(abar_t* / v). Matched t' gives ESNR(t*) = 10 log10(abar_t* / (1 - abar_t*))."""
-    v = (1.0 - abar[np.asarray(tprime)]) + np.asarray(power) / 10.0 ** (np.asarray(snr_db) / 10.0)
-    return 10.0 * np.log10(abar[int(tstar)] / v)
+    v = (1.0 - abar[np.asarray(tprime)]) + np.asarray(power) / db_to_lin(snr_db)
+    return lin_to_db(abar[int(tstar)] / v)
 
 
 def cell_and_draw(grid_db: np.ndarray, x_db: np.ndarray, u: np.ndarray, num_draws: int

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from semsim.models.abstract.table import OutOfRangeError, cell_and_draw
+from semsim.models.common.units import lin_to_db
 from semsim.simulator.codecs.base import RowLayout
 from semsim.simulator.errors import ScenarioError
 
@@ -53,7 +54,7 @@ class ReceiverStreams:
 def probe_snr_db(received: np.ndarray, power_per_real: float) -> np.ndarray:
     """SNR (dB) of each row of an equalised zero probe (rows, F) sent at ``power_per_real``:
     the noise alone, of variance power_per_real / SNR per real."""
-    return 10.0 * np.log10(power_per_real / np.mean(received**2, axis=1))
+    return lin_to_db(power_per_real / np.mean(received**2, axis=1))
 
 
 def grid_cells(grid_db: np.ndarray, x_db: np.ndarray, u: np.ndarray, num_draws: int,

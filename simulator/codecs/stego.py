@@ -191,8 +191,10 @@ class StegoCodec(BatchedDecode):
         bob, eve = rows.bob, rows.eve
         y = torch.as_tensor(np.concatenate(received), dtype=torch.float32, device=self.device)
         packet = torch.as_tensor(rows.packet)
-        private = torch.cat([t.truth["private"] for t in txs]).to(self.device)[packet]
-        host = torch.cat([t.truth["host"] for t in txs]).to(self.device)[packet]
+        # every packet's private image, then every packet's host image: (2 P, C, H, W)
+        truth = torch.cat([t.truth["private"] for t in txs]
+                          + [t.truth["host"] for t in txs]).to(self.device)
+        private, host = truth[packet], truth[packet + len(txs)]
         images = torch.empty_like(private)
         mia = None
         if bob.size:
@@ -211,8 +213,6 @@ class StegoCodec(BatchedDecode):
         if mia is not None:
             outputs = torch.cat([images, mia])
             out_row = torch.cat([out_row, n + torch.arange(len(eve))])
-        truth = torch.cat([torch.cat([t.truth["private"] for t in txs]),
-                           torch.cat([t.truth["host"] for t in txs])]).to(self.device)
         of = packet if mia is None else torch.cat([packet, packet[torch.as_tensor(eve)]])
         score = to_numpy(ssim_pairs(outputs, truth, torch.cat([out_row, out_row]),
                                     torch.cat([of, of + len(txs)])))
