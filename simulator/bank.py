@@ -24,6 +24,7 @@ from semsim.simulator import channels as ch
 from semsim.simulator import spatial
 from semsim.simulator.link_budget import mean_snr_db as link_mean_snr_db
 from semsim.simulator.link_budget import noise_power_dbm
+from semsim.simulator.noise import NoiseBlocks
 from semsim.simulator.pathloss import log_distance_path_loss_db, shadowing_correlation
 from semsim.simulator.scenario import Scenario
 from semsim.simulator.secrecy import capacity_bps_hz, secrecy_capacity_bps_hz
@@ -33,6 +34,9 @@ __all__ = ["Observation", "ReceiverBank"]
 _SQRT_HALF = math.sqrt(0.5)
 _NOISE_BUDGET = 4_000_000  # float64 values of precomputed noise per chunk (~32 MB)
 _NUM_AUX = 5  # per receiver and event: 2 fading innovation, 1 shadowing, 2 estimator
+#: from this many receivers on, noise is drawn ahead on a worker thread; below, one block's
+#: few generator calls are cheaper than handing the GIL between threads for each of them
+_PREFETCH_RECEIVERS = 64
 
 
 def _groups(objs: list) -> list[tuple[object, np.ndarray | slice]]:
@@ -67,6 +71,24 @@ class Observation:
         return {c: v[self.index] for c, v in self.shared.items()}
 
 
+@dataclass
+class _Chunk:
+    """The physics of packets ``start`` .. ``start`` + K - 1: times (K,), Alice's states
+    (K, 4), gains h (K, R), noise variance per real (K, R), trace columns (K, R)."""
+
+    start: int
+    times: np.ndarray
+    tx: np.ndarray
+    h: np.ndarray
+    noise_var: np.ndarray
+    columns: dict[str, np.ndarray]
+
+    def equaliser(self, rows: slice):
+        """z (R, n, W) -> the equalised noise of ``rows`` (``channels.equalised_noise``)."""
+        h, noise_var = self.h[rows].T, self.noise_var[rows].T
+        return lambda z: ch.equalised_noise(h, noise_var, z)
+
+
 class ReceiverBank:
     """Propagation, fading and estimator state of every receiver, advanced together.
 
@@ -94,6 +116,7 @@ class ReceiverBank:
         self.static_geometry = alice_traj.is_static and all(t.is_static for t in self.traj)
         self.aux_rng = [stream(seed, replica, r.name, "channel") for r in rxs]
         self.noise_rng = [stream(seed, replica, r.name, "noise") for r in rxs]
+        self._noise_blocks = NoiseBlocks(self.noise_rng)
         props = [r.propagation or scenario.propagation for r in rxs]
         self.exponent = np.array([p.exponent for p in props])
         self.ref_distance_m = np.array([p.ref_distance_m for p in props])
@@ -129,10 +152,10 @@ class ReceiverBank:
         self.block: np.ndarray | None = None
         self.t_last = 0.0
         self.rel_last: np.ndarray | None = None
-        self._start = 0  # packet index of the prepared chunk
+        self._chunk: _Chunk | None = None  # the packets being received
+        self._next: _Chunk | None = None  # the chunk after it, once its noise is drawn ahead
         self._noise: np.ndarray | None = None  # (R, n, F) equalised noise of chunk rows
         self._noise_from = 0  # .. from row _noise_from
-        self._chunk: dict[str, np.ndarray] = {}
 
     def _correlation(self, epoch: int) -> tuple[spatial.Groups, spatial.Groups]:
         """(shadowing, fading) mixing groups of the receivers at the start of spatial epoch
@@ -159,12 +182,14 @@ class ReceiverBank:
                   ] if cfg.fading else none
         self._spatial_groups = {int(e): (shadow[i], fading[i]) for i, e in enumerate(epochs)}
 
-    def _prepare(self, k0: int) -> None:
-        """Compute the physics of packets k0 .. k0 + lookahead - 1 as (K, R) arrays."""
+    def _prepare(self, k0: int) -> _Chunk | None:
+        """The physics of packets k0 .. k0 + lookahead - 1 as (K, R) arrays (None past the
+        end of the run). Chunks must be prepared in order: each carries the fading,
+        shadowing and block state on from the one before."""
         times = self.schedule.times(k0, self.lookahead)
         K, R = len(times), self.num
         if K == 0:
-            raise RuntimeError(f"packet {k0} is past the end of the run")
+            return None
         tx = self.alice_traj.states(times)
         rx = np.empty((K, R, 4))
         for i, traj in enumerate(self.traj):
@@ -243,11 +268,7 @@ class ReceiverBank:
             est[:, idx] = estimator.estimate(snr_true_db[:, idx], h[:, idx], mean_snr[:, idx],
                                              z[:, idx, 3:5])
         secrecy_cap = secrecy_capacity_bps_hz(snr_true, self.is_eve)
-        self._start = k0
-        self._times, self._tx = times, tx
-        self._h, self._noise_var = h, 1.0 / mean_snr
-        self._noise = None
-        self._chunk = {
+        return _Chunk(k0, times, tx, h, 1.0 / mean_snr, {
             "rx_x_m": rx[..., 0], "rx_y_m": rx[..., 1], "distance_m": dist,
             "relative_speed_mps": speed, "doppler_hz": doppler, "path_loss_db": pl,
             "shadowing_db": shadow_db, "mean_snr_db": mean_snr_db,
@@ -255,26 +276,40 @@ class ReceiverBank:
             "capacity_bps_hz": capacity_bps_hz(snr_true),
             "secrecy_capacity_bps_hz": secrecy_cap,
             "secrecy_outage": secrecy_cap < self.target,
-        }
+        })
 
     def _equalised_noise(self, j: int, num_features: int) -> np.ndarray:
         """Post-equalisation noise n/h (R, F) for row j of the chunk. Computed for the rest
         of the chunk at once (at most ~32 MB), from each receiver's own ``noise`` stream:
         F + F%2 normals per receiver and packet, so for a fixed F results never depend on
-        the chunking."""
+        the chunking. The block expected next (the rest of this chunk, or the next chunk's
+        first rows: that chunk is then prepared now) is drawn and equalised ahead on a
+        worker thread (:class:`~semsim.simulator.noise.NoiseBlocks`: the same values)."""
         width = num_features + num_features % 2
-        noise = self._noise
+        noise, chunk = self._noise, self._chunk
         stale = noise is None or noise.shape[2] != width
         if stale or not 0 <= j - self._noise_from < noise.shape[1]:
-            n = min(len(self._times) - j, max(1, _NOISE_BUDGET // (self.num * width)))
-            z = np.empty((self.num, n, width))  # receiver-major: each stream fills its own
-            for i, g in enumerate(self.noise_rng):
-                g.standard_normal((n, width), out=z[i])
-            rows = slice(j, j + n)
-            noise = self._noise = ch.equalised_noise(self._h[rows].T, self._noise_var[rows].T,
-                                                     z)
+            cap = max(1, _NOISE_BUDGET // (self.num * width))
+            K = len(chunk.times)
+            end = min(K, j + cap)
+            noise = self._noise = self._noise_blocks.take(
+                chunk.start + j, end - j, width, chunk.equaliser(slice(j, end)))
             self._noise_from = j
+            if self.num < _PREFETCH_RECEIVERS:
+                after = None
+            else:
+                after, a = (chunk, end) if end < K else (self._next_chunk(), 0)
+            if after is not None:
+                b = min(len(after.times), a + cap)
+                self._noise_blocks.prefetch(after.start + a, b - a, width,
+                                            after.equaliser(slice(a, b)))
         return noise[:, j - self._noise_from, :num_features]
+
+    def _next_chunk(self) -> _Chunk | None:
+        """The chunk after the current one (prepared once; None past the end)."""
+        if self._next is None:
+            self._next = self._prepare(self._chunk.start + len(self._chunk.times))
+        return self._next
 
     def observe(self, k: int, symbols: np.ndarray,
                 power_per_real: float = REAL_UNIT_POWER) -> Observation:
@@ -282,12 +317,18 @@ class ReceiverBank:
         dimension at every receiver (packets in order): y = h s + n with noise variance
         P_s / mean SNR per real (:mod:`semsim.models.common.snr`), one-tap equalised to
         s + n/h (see ``channels.apply_one_tap``)."""
-        j = k - self._start
-        if not self._chunk or not 0 <= j < len(self._times):
-            self._prepare(k)
-            j = 0
+        chunk = self._chunk
+        if chunk is None or not 0 <= k - chunk.start < len(chunk.times):
+            expected = 0 if chunk is None else chunk.start + len(chunk.times)
+            if k != expected:
+                raise RuntimeError(f"packet {k} out of order: the bank expects {expected}")
+            chunk = self._chunk = self._next_chunk() if chunk is not None else self._prepare(k)
+            self._next = self._noise = None
+            if chunk is None:
+                raise RuntimeError(f"packet {k} is past the end of the run")
+        j = k - chunk.start
         scale = math.sqrt(power_per_real)  # noise drawn for P_s = 1, scaled to the signal
         noise = self._equalised_noise(j, symbols.shape[-1])
         received = symbols + (noise if scale == 1.0 else scale * noise)  # x 1.0 is exact
-        return Observation(float(self._times[j]), self._tx[j], self._chunk, j, self._h[j],
-                           power_per_real * self._noise_var[j], received)
+        return Observation(float(chunk.times[j]), chunk.tx[j], chunk.columns, j, chunk.h[j],
+                           power_per_real * chunk.noise_var[j], received)

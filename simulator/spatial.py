@@ -17,7 +17,10 @@ by the pairs whose correlation reaches ``min_correlation``; receivers in no grou
 mixed at all (their traces equal those without spatial correlation), and L is lower
 triangular in receiver order, so an Eve added after the others never changes them.
 Moving receivers' correlation is recomputed every ``update_s`` seconds of simulated time
-(positions at the start of each interval).
+(positions at the start of each interval). The mixing products run on one BLAS thread: a
+multi-threaded product of a large group sums in another order (the trace would depend on
+the machine's core count) and leaves BLAS threads spinning on the cores the engine's own
+threads use.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import numpy as np
 from scipy import special
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
+from threadpoolctl import ThreadpoolController
 
 from semsim.models.common.units import SPEED_OF_LIGHT_MPS
 from semsim.simulator.errors import check
@@ -154,6 +158,18 @@ def mix(z: np.ndarray, groups: Groups) -> np.ndarray:
     if not groups:
         return z
     out = z.copy()
-    for idx, lower in groups:
-        out[..., idx] = z[..., idx] @ lower.T
+    with _one_blas_thread():
+        for idx, lower in groups:
+            out[..., idx] = z[..., idx] @ lower.T
     return out
+
+
+_OPENBLAS: list[ThreadpoolController] = []  # numpy's and scipy's OpenBLAS, found once
+
+
+def _one_blas_thread():
+    """Context in which OpenBLAS (numpy's, scipy's) runs on one thread; torch's own
+    threads (OpenMP) are left alone."""
+    if not _OPENBLAS:
+        _OPENBLAS.append(ThreadpoolController().select(internal_api="openblas"))
+    return _OPENBLAS[0].limit(limits=1)

@@ -270,10 +270,20 @@ class TraceWriter:
                 raise
 
 
+#: columns whose Parquet statistics (min/max per row group) are kept: the ones a reader
+#: filters on (which run, replica, packet, time, receiver); statistics of the physics and
+#: metric columns cost a fifth of a part's write time and serve no query
+STATISTICS_COLUMNS = ("run_id", "replica", "seed", "packet_id", "time_s", "node", "role",
+                      "codec")
+
+
 def _write_part(table: pa.Table, path: Path) -> None:
-    """Write one part atomically (temp name, fsync, rename)."""
+    """Write one part atomically (temp name, fsync, rename): LZ4 (as small as zstd on
+    trace columns, within 3 %, and cheaper to write), dictionaries for strings only,
+    statistics for :data:`STATISTICS_COLUMNS`."""
     atomic_write(path, lambda tmp: pq.write_table(
-        table, tmp, compression="zstd", use_dictionary=_dictionary_columns(table)))
+        table, tmp, compression="lz4", use_dictionary=_dictionary_columns(table),
+        write_statistics=[c for c in STATISTICS_COLUMNS if c in table.column_names]))
 
 
 def _dictionary_columns(table: pa.Table) -> list[str]:

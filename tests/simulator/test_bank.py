@@ -82,3 +82,46 @@ def test_coherence_blocks_hold_exactly_their_packets():
     g = np.array([bank.observe(k, x).gain[0] for k in range(3000)])
     change = np.flatnonzero(np.diff(g) != 0) + 1
     np.testing.assert_array_equal(change, np.arange(5, 3000, 5))
+
+
+def _many_bank(num_packets, lookahead):
+    eves = {"count": 69, "template": {"mobility": {"kind": "random_waypoint",
+                                                   "bounds_m": [0, 0, 50, 50]},
+                                      "channel": {"coherence_s": 2e-3}}}
+    sc = parse_scenario(merge(BASE, {"run": {"num_packets": num_packets},
+                                     "propagation": {"shadowing_std_db": 4.0},
+                                     "eves": eves}))
+    schedule = TrafficSchedule(sc.alice.traffic, np.random.default_rng(0), num_packets, None)
+    return ReceiverBank(sc, 5, 0, alice_traj=Static().build(), schedule=schedule,
+                        lookahead=lookahead)
+
+
+def test_noise_drawn_ahead_changes_nothing(monkeypatch):
+    """70 receivers (noise drawn ahead on the worker thread, the next chunk prepared early)
+    give what the bank gives drawing everything on the spot, bit for bit: several noise
+    blocks per chunk, chunks of 16 packets, a change of symbol count in the middle."""
+    from semsim.simulator import bank as bank_module
+
+    monkeypatch.setattr(bank_module, "_NOISE_BUDGET", 70 * 8 * 5)  # 5 packets per block
+    widths = [8] * 37 + [6] * 20 + [8] * 23
+
+    def run():
+        bank = _many_bank(len(widths), 16)
+        out = [bank.observe(k, np.full(f, 0.5)) for k, f in enumerate(widths)]
+        return (np.concatenate([o.received.ravel() for o in out]),
+                np.array([o.rows["snr_true_db"] for o in out]))
+
+    ahead = run()
+    monkeypatch.setattr(bank_module, "_PREFETCH_RECEIVERS", 10**9)
+    plain = run()
+    np.testing.assert_array_equal(ahead[0], plain[0])
+    np.testing.assert_array_equal(ahead[1], plain[1])
+
+
+def test_packets_out_of_order_are_refused():
+    bank = _many_bank(40, 16)
+    x = np.zeros(2)
+    for k in range(20):
+        bank.observe(k, x)
+    with pytest.raises(RuntimeError, match="out of order"):
+        bank.observe(33, x)

@@ -118,3 +118,21 @@ def test_components_equal_scipys_connected_components(num_receivers):
         got = spatial._components(linked)
         assert len(got) == len(want)
         assert all(np.array_equal(a, b) for a, b in zip(got, want, strict=True))
+
+
+def test_mixing_does_not_depend_on_the_blas_thread_count():
+    """A large group (300 receivers) mixed under any OpenBLAS thread count equals the
+    one-thread product bit for bit (a multi-threaded product sums in another order, so a
+    leakage map's trace would depend on the machine's cores)."""
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(3)
+    c = np.exp(-np.abs(np.subtract.outer(np.arange(300.0), np.arange(300.0))) / 40.0)
+    groups = spatial.mixing_groups(c, 0.01)
+    assert len(groups) == 1 and len(groups[0][0]) == 300
+    z = rng.standard_normal((256, 300))
+    with threadpool_limits(1, user_api="blas"):
+        expected = z @ groups[0][1].T
+    for threads in (1, 2, 4):
+        with threadpool_limits(threads, user_api="blas"):
+            np.testing.assert_array_equal(spatial.mix(z, groups), expected)

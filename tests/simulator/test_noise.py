@@ -1,0 +1,94 @@
+"""Noise blocks drawn ahead on a worker thread: every block handed out equals drawing it
+then and there, whether the block drawn ahead was the one asked for or not."""
+
+import multiprocessing
+
+import numpy as np
+import pytest
+
+from semsim.simulator.noise import NoiseBlocks
+
+
+def _rngs(num=5):
+    return [np.random.default_rng([7, i]) for i in range(num)]
+
+
+def _fresh(rngs, n, width):
+    z = np.empty((len(rngs), n, width))
+    for i, g in enumerate(rngs):
+        g.standard_normal((n, width), out=z[i])
+    return z
+
+
+def test_blocks_drawn_ahead_equal_one_long_draw():
+    """Consecutive blocks, each prefetched before it is taken, concatenate to the normals
+    each stream would give in one call (and the equalisation runs on the worker)."""
+    blocks = NoiseBlocks(_rngs())
+    sizes, start, got = [3, 5, 2, 4], 0, []
+    first = blocks.take(start, sizes[0], 6, lambda z: z * 2.0)
+    got.append(first / 2.0)
+    for k, n in enumerate(sizes[1:]):
+        start += sizes[k]
+        blocks.prefetch(start, n, 6, lambda z: z * 2.0)
+        got.append(blocks.take(start, n, 6, lambda z: z * 2.0) / 2.0)
+    expected = _fresh(_rngs(), sum(sizes), 6)
+    np.testing.assert_array_equal(np.concatenate(got, axis=1), expected)
+
+
+@pytest.mark.parametrize("asked", [(4, 3, 6), (5, 2, 6), (5, 3, 8)],
+                         ids=["other start", "other length", "other width"])
+def test_a_block_not_asked_for_is_put_back(asked):
+    """Drawn ahead (5, 3, 6) but asked for another: the streams go back to where they
+    were, so the block asked for and everything after equal a run that never drew ahead."""
+    blocks, plain = NoiseBlocks(_rngs()), _rngs()
+    np.testing.assert_array_equal(blocks.take(0, 5, 6, lambda z: z), _fresh(plain, 5, 6))
+    blocks.prefetch(5, 3, 6, lambda z: z)
+    start, n, width = asked
+    np.testing.assert_array_equal(blocks.take(start, n, width, lambda z: z),
+                                  _fresh(plain, n, width))
+    np.testing.assert_array_equal(blocks.take(start + n, 4, width, lambda z: z),
+                                  _fresh(plain, 4, width))
+
+
+def test_close_puts_the_block_drawn_ahead_back():
+    rngs = _rngs()
+    blocks = NoiseBlocks(rngs)
+    blocks.prefetch(0, 4, 6, lambda z: z)
+    blocks.close()
+    np.testing.assert_array_equal(_fresh(rngs, 2, 6), _fresh(_rngs(), 2, 6))
+
+
+def test_only_one_block_ahead_and_worker_errors_surface():
+    blocks = NoiseBlocks(_rngs())
+    blocks.prefetch(0, 2, 4, lambda z: z)
+    with pytest.raises(RuntimeError, match="already"):
+        blocks.prefetch(2, 2, 4, lambda z: z)
+    blocks.take(0, 2, 4, lambda z: z)
+
+    def boom(z):
+        raise ValueError("finish failed")
+
+    blocks.prefetch(2, 2, 4, boom)
+    with pytest.raises(ValueError, match="finish failed"):
+        blocks.take(2, 2, 4, boom)
+
+
+def _child(queue):
+    blocks = NoiseBlocks(_rngs(2))
+    blocks.prefetch(0, 3, 4, lambda z: z)
+    queue.put(blocks.take(0, 3, 4, lambda z: z).sum())
+
+
+def test_a_forked_child_gets_its_own_worker_thread():
+    """The parent's worker thread does not exist in a forked child (a sweep's pool): the
+    child must start its own instead of waiting forever on the parent's."""
+    blocks = NoiseBlocks(_rngs(2))
+    blocks.prefetch(0, 3, 4, lambda z: z)
+    expected = blocks.take(0, 3, 4, lambda z: z).sum()  # the parent's thread now exists
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_child, args=(queue,))
+    proc.start()
+    proc.join(timeout=60)
+    assert proc.exitcode == 0
+    assert queue.get(timeout=5) == expected
