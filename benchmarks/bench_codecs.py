@@ -8,10 +8,13 @@ the engine, one codec call per transmission event, and then the same model calls
 same number of packets as a few large batches (loading excluded), and the engine again with
 ``codec.decode_batch_packets`` = batch (several packets per codec call), and with
 ``codec.encode_batch_packets`` = batch as well (Alice's encoder network over a block of
-packets). The engine's time excludes building its codec and source (the replica marker's
-``build_s``: loading and checking checkpoints and data, which the bare calls do before their
-clock starts). Reported: packets per second each way and the ratios. Torch uses one thread;
-``--device cuda`` puts the models on the GPU (the engine itself stays numpy on the CPU).
+packets), and that with ``codec.decode_behind`` (the decodes on a worker thread while the
+engine and Alice's encoder go on: two cores where the bare calls use one, so the CPU seconds
+per packet are printed beside it). The engine's time excludes building its codec and
+source (the replica marker's ``build_s``: loading and checking checkpoints and data,
+which the bare calls do before their clock starts). Reported: packets per second each way
+and the ratios. Torch uses one thread; ``--device cuda`` puts the models on the GPU (the
+engine itself stays numpy on the CPU).
 
     .venv/bin/python benchmarks/bench_codecs.py [--packets N] [--batch B] [--device cpu|cuda]
         [--codecs stego,diffsem] [--attackers direct,conv_cnn,...] [--repeats K]
@@ -48,14 +51,16 @@ def engine_seconds(scenario) -> float:
 
 
 def engine_rate(name: str, packets: int, decode_batch: int = 1, device: str = "cpu",
-                encode_batch: int = 1, attackers: tuple[str, ...] | None = None) -> float:
+                encode_batch: int = 1, attackers: tuple[str, ...] | None = None,
+                behind: bool = False) -> float:
     """The engine's rate (packets/s) on the walk-past scenario, building excluded."""
     extra = [f"codec.options.attackers=[{','.join(attackers)}]"] if attackers else []
     sc = load_scenario(ROOT / "scenarios" / f"{name}_walk_past.yaml",
                        ["run.duration_s=null", f"run.num_packets={packets}",
                         f"codec.decode_batch_packets={decode_batch}",
                         f"codec.encode_batch_packets={encode_batch}",
-                        f"codec.device={device}", *extra])
+                        f"codec.device={device}",
+                        f"codec.decode_behind={'true' if behind else 'false'}", *extra])
     synchronize(device)
     return packets / engine_seconds(sc)
 
@@ -134,23 +139,38 @@ def main() -> None:
         batched(min(args.batch, args.packets), args.batch, device, att)  # warm-up
         eng = engine_rate(name, args.packets, 1, device, attackers=att)
         eng_b = engine_rate(name, args.packets, args.batch, device, attackers=att)
-        eng_be, bat = 0.0, 0.0
-        for _ in range(args.repeats):  # the two that matter, alternated: best of each
+        eng_be, eng_bh, bat = 0.0, 0.0, 0.0
+        cpu_bh = cpu_bat = float("inf")  # CPU seconds per packet (all threads)
+        for _ in range(args.repeats):  # the ones that matter, alternated: best of each
             eng_be = max(eng_be, engine_rate(name, args.packets, args.batch, device, args.batch,
                                              att))
+            c0 = time.process_time()
+            rate = engine_rate(name, args.packets, args.batch, device, args.batch, att, True)
+            eng_bh, cpu_bh = max(eng_bh, rate), min(cpu_bh, (time.process_time() - c0)
+                                                    / args.packets)
+            c0 = time.process_time()
             bat = max(bat, batched(args.packets, args.batch, device, att))
+            cpu_bat = min(cpu_bat, (time.process_time() - c0) / args.packets)
         report[name] = {"engine_per_event_packets_per_s": round(eng, 2),
                         "engine_decode_batch_packets_per_s": round(eng_b, 2),
                         "engine_encode_and_decode_batched_packets_per_s": round(eng_be, 2),
+                        "engine_batched_decode_behind_packets_per_s": round(eng_bh, 2),
                         "models_batched_packets_per_s": round(bat, 2),
+                        "engine_decode_behind_cpu_ms_per_packet": round(1e3 * cpu_bh, 3),
+                        "models_batched_cpu_ms_per_packet": round(1e3 * cpu_bat, 3),
                         "engine_batched_over_per_event": round(eng_b / eng, 2),
                         "engine_both_batched_over_per_event": round(eng_be / eng, 2),
                         "models_batched_over_engine_batched": round(bat / eng_b, 2),
-                        "models_batched_over_engine_both_batched": round(bat / eng_be, 2)}
+                        "models_batched_over_engine_both_batched": round(bat / eng_be, 2),
+                        "engine_decode_behind_over_models_batched": round(eng_bh / bat, 2)}
         print(f"{name:8s} engine per event {eng:7.1f} packets/s; decode_batch_packets="
               f"{args.batch}: {eng_b:7.1f} ({eng_b / eng:4.1f}x); and encode_batch_packets="
               f"{args.batch}: {eng_be:7.1f} ({eng_be / eng:4.1f}x); bare model calls batched "
               f"{bat:7.1f} ({bat / eng_be:4.2f}x the fully batched engine)")
+        print(f"{name:8s} fully batched engine / bare model calls: {eng_be / bat:4.2f}x; with "
+              f"decode_behind {eng_bh:7.1f} packets/s = {eng_bh / bat:4.2f}x (CPU "
+              f"{1e3 * cpu_bh:.2f} ms per packet incl. building the codec, bare calls "
+              f"{1e3 * cpu_bat:.2f} ms)")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({"packets": args.packets, "batch": args.batch,
                                           "device": device, "attackers": args.attackers or

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
@@ -21,14 +23,25 @@ class DecodeQueue:
     own replica or of the next ones. Each packet's rows go to its own replica's trace, in
     order. ``codec`` decodes every packet in the queue: with several replicas it must be
     one whose decode is deterministic and independent of the replica (``shared_decode``).
+
+    ``behind``: run the codec calls on one worker thread while the simulation goes on (the
+    engine's physics and Alice's encoder on this thread, the decoder's networks on another
+    core; torch releases the GIL). Calls run one at a time in order, rows reach the traces
+    in order on this thread, and at most :data:`MAX_BEHIND` calls wait: the same rows as
+    decoding in place, only sooner. The codec must not share state between its encode and
+    its decode (its own generators for each).
     """
 
     def __init__(self, codec, roles: Sequence[str], max_packets: int = 1,
-                 attackers: Sequence[Sequence[str] | None] | None = None) -> None:
+                 attackers: Sequence[Sequence[str] | None] | None = None,
+                 behind: bool = False) -> None:
         """``attackers``: per receiver, an Eve's own attacker list (None: the codec's)."""
         self.codec, self.roles, self.max_packets = codec, tuple(roles), int(max_packets)
         self.attackers = None if attackers is None else tuple(attackers)
+        self.behind = bool(behind)
         self._pending: list[tuple[TraceWriter, Transmission, np.ndarray, dict, PacketRows]] = []
+        self._calls: deque[tuple[Future, list]] = deque()  # decodes running behind, in order
+        self._pool: ThreadPoolExecutor | None = None
         self.num_calls = 0
 
     def add(self, trace: TraceWriter, tx: Transmission, received: np.ndarray, event: dict,
@@ -37,19 +50,62 @@ class DecodeQueue:
         metrics join ``rows.own`` as ``m_<key>`` columns."""
         self._pending.append((trace, tx, received, event, rows))
         if len(self._pending) >= self.max_packets:
-            self.flush()
+            self._decode()
 
     def flush(self) -> None:
-        """Decode every waiting packet (one codec call) and append their trace rows."""
+        """Decode every waiting packet and append their trace rows (waits for the decodes
+        running behind)."""
+        self._decode()
+        try:
+            self._collect(0)
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+                self._pool = None
+
+    def _decode(self) -> None:
+        """One codec call over the waiting packets: here, or queued on the worker."""
         if not self._pending:
             return
         pending, self._pending = self._pending, []
-        results = decode_many(self.codec, [p[1] for p in pending], [p[2] for p in pending],
-                              [p[4]["snr_rx_est_db"] for p in pending], self.roles,
-                              self.attackers)
+        args = (self.codec, [p[1] for p in pending], [p[2] for p in pending],
+                [p[4]["snr_rx_est_db"] for p in pending], self.roles, self.attackers)
         self.num_calls += 1
-        for (trace, _, _, event, rows), metrics in zip(pending, results, strict=True):
-            own = rows.own
-            for key, value in metrics.items():
-                own[f"m_{key}"] = value
-            trace.add(event, rows)
+        if not self.behind:
+            _append(pending, decode_many(*args))
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="semsim-decode")
+        self._calls.append((self._pool.submit(decode_many, *args), pending))
+        self._collect(MAX_BEHIND)
+
+    def _collect(self, max_waiting: int) -> None:
+        """Append the rows of finished decodes, oldest first, waiting until at most
+        ``max_waiting`` calls are left. A failed decode raises here, once the calls queued
+        before it have their rows (those after it are waited for and dropped)."""
+        while self._calls and (len(self._calls) > max_waiting or self._calls[0][0].done()):
+            future, pending = self._calls.popleft()
+            try:
+                results = future.result()
+            except BaseException:
+                for later, _ in self._calls:
+                    later.exception()
+                self._calls.clear()
+                if self._pool is not None:
+                    self._pool.shutdown(wait=True)
+                    self._pool = None
+                raise
+            _append(pending, results)
+
+
+#: decode calls that may wait on the worker thread (bounds memory and how far it lags)
+MAX_BEHIND = 2
+
+
+def _append(pending: list, results: list[dict[str, np.ndarray]]) -> None:
+    """Each packet's metrics join its rows as ``m_<key>`` columns; the rows go to its trace."""
+    for (trace, _, _, event, rows), metrics in zip(pending, results, strict=True):
+        own = rows.own
+        for key, value in metrics.items():
+            own[f"m_{key}"] = value
+        trace.add(event, rows)

@@ -136,8 +136,9 @@ def _codec_attackers(scenario: Scenario) -> list[tuple[str, ...] | None] | None:
 
 
 def _decode_queue(scenario: Scenario, codec) -> DecodeQueue:
+    behind = scenario.codec.decode_behind and getattr(codec, "decode_behind_safe", False)
     return DecodeQueue(codec, _codec_roles(scenario), scenario.codec.decode_batch_packets,
-                       attackers=_codec_attackers(scenario))
+                       attackers=_codec_attackers(scenario), behind=behind)
 
 
 def _start_replica(scenario: Scenario, run_dir: Path, run_id: str, seed: int, replica: int,

@@ -43,7 +43,8 @@ __all__ = ["SPEED_ONLY_KEYS", "RunResult", "check_identity", "content_sha256",
 #: scenario keys that change only how fast (or where) a run goes, never its trace rows:
 #: left out of a run's identity, so a run may resume with another batch size or device
 SPEED_ONLY_KEYS = ("description", "codec.device", "codec.decode_batch_packets",
-                   "codec.encode_batch_packets", "codec.batch_replicas", "codec.options.threads",
+                   "codec.encode_batch_packets", "codec.batch_replicas", "codec.decode_behind",
+                   "codec.options.threads",
                    "run.lookahead_packets", "trace.part_rows")
 
 

@@ -224,13 +224,16 @@ class CodecConfig:
     ``encode_batch_packets``: run the SNR-independent part of Alice's encoder for this many
     packets per call (codecs with ``prepare_many``; 1: per packet); ``batch_replicas``:
     replicas run together in one process whose decodes share model calls (codecs with
-    ``shared_decode``; 1: each replica on its own)."""
+    ``shared_decode``; 1: each replica on its own); ``decode_behind``: run the codec's
+    decode calls on a worker thread while the simulation goes on (codecs with
+    ``decode_behind_safe``; the same trace)."""
 
     name: str = "reference"
     device: str = "auto"
     decode_batch_packets: int = 1
     encode_batch_packets: int = 1
     batch_replicas: int = 1
+    decode_behind: bool = False
     options: Any = None
 
     def __post_init__(self) -> None:

@@ -67,6 +67,10 @@ class Codec(Protocol):
     decode packets of several replicas in one call with one replica's codec
     (``codec.batch_replicas``); absent or False, every replica decodes with its own codec.
 
+    Optional: ``decode_behind_safe = True`` declares that ``decode`` shares no mutable state
+    with ``encode`` / ``prepare_many`` (no generator, buffer or cache used by both), so the
+    engine may run decodes on a worker thread while Alice encodes (``codec.decode_behind``).
+
     Optional: ``prepare_many(sources)`` runs the part of ``encode`` that does not depend on
     the SNR estimate (e.g. the neural encoder) for B source packets (arrays (B, ...)) in one
     batched call and returns B per-packet sources dicts, each with a ``"prepared"`` entry,

@@ -122,6 +122,7 @@ class DiffSemCodec(BatchedDecode):
     #: decode is deterministic and uses no per-replica state (the RNG is Alice's), so the
     #: packets of several replicas may share one decode call (``codec.batch_replicas``)
     shared_decode = True
+    decode_behind_safe = True  # decode touches no state encode uses
 
     def __init__(self, options: Options, seed_sequence: np.random.SeedSequence,
                  device: str = "cpu") -> None:

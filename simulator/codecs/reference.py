@@ -39,6 +39,7 @@ class ReferenceCodec:
 
     name = "reference"
     shared_decode = True  # deterministic decode, no per-replica state
+    decode_behind_safe = True  # decode touches no state encode uses
 
     def __init__(self, options: Options) -> None:
         self.options = options

@@ -104,6 +104,8 @@ class StegoCodec(BatchedDecode):
     """Hide at Alice, reveal at Bob, naive + MIA decoding at the Eves (torch, batched)."""
 
     name = "stego"
+    decode_behind_safe = True  # decode: Bob's own generator; encode: Alice's host stream
+
     @property
     def shared_decode(self) -> bool:
         """Whether replicas may share decode calls (``codec.batch_replicas``): with

@@ -76,7 +76,7 @@ def documented_types(codec: str = "Reference codec") -> dict[str, str]:
 def assert_same_trace(one, many, tmp_path: Path, exact: bool = False) -> None:
     """Run every replica of two scenarios under the same run id (into ``tmp_path`` / "one"
     and "many") and assert their Parquet traces are equal (to float32 precision unless
-    ``exact``): for options that may only change speed, not results."""
+    ``exact``: every value equal): for options that may only change speed, not results."""
     import pandas as pd
 
     from semsim.simulator.engine import run_replicas
@@ -85,6 +85,6 @@ def assert_same_trace(one, many, tmp_path: Path, exact: bool = False) -> None:
         run_replicas(sc, tmp_path / d, run_id="x")
     a, b = (pd.read_parquet(tmp_path / d / "traces") for d in ("one", "many"))
     if exact:
-        pd.testing.assert_frame_equal(a, b)
+        pd.testing.assert_frame_equal(a, b, check_exact=True)
     else:
         pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-4, atol=1e-4)

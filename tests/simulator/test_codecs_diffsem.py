@@ -123,6 +123,16 @@ def test_batched_encoding_gives_the_same_trace(tmp_path, data_dir):
     assert_same_trace(one, many, tmp_path)
 
 
+def test_decoding_behind_gives_the_same_trace(tmp_path, data_dir):
+    """codec.decode_behind only changes speed: E-DiffSem decodes on the worker thread while
+    Alice self-noises the next packets with her generator here: every value equal."""
+    src = {"options": {"data_dir": str(data_dir)}}
+    opts = {"options": {"tstar": 300, "receiver": "ediffsem"}, "decode_batch_packets": 3}
+    here = diffsem_scenario(codec=opts, source=src)
+    behind = diffsem_scenario(codec={**opts, "decode_behind": True}, source=src)
+    assert_same_trace(here, behind, tmp_path, exact=True)
+
+
 def test_prepared_encode_equals_the_plain_encode(codec, data_dir):
     from semsim.models.data import load_dataset
 

@@ -120,6 +120,17 @@ def test_batched_encoding_gives_the_same_trace(tmp_path, data_dir):
     assert_same_trace(one, many, tmp_path)
 
 
+def test_decoding_behind_gives_the_same_trace(tmp_path, data_dir):
+    """codec.decode_behind only changes speed: decodes on the worker thread (5 packets per
+    call, hides 4 per call on this thread meanwhile) give every value of decoding in place."""
+    opts = {"options": {"data_dir": str(data_dir)}, "decode_batch_packets": 5,
+            "encode_batch_packets": 4}
+    src = {"options": {"data_dir": str(data_dir)}}
+    here = stego_scenario(codec=opts, source=src)
+    behind = stego_scenario(codec={**opts, "decode_behind": True}, source=src)
+    assert_same_trace(here, behind, tmp_path, exact=True)
+
+
 def test_missing_checkpoint_is_a_named_error_and_writes_nothing(tmp_path, capsys):
     sc = stego_scenario(codec={"options": {"checkpoint_dir": str(tmp_path / "none")}})
     with pytest.raises(ScenarioError, match=r"^codec.options.checkpoint_dir: cannot build "
