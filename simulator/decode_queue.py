@@ -68,8 +68,10 @@ class DecodeQueue:
         if not self._pending:
             return
         pending, self._pending = self._pending, []
+        snr_true = ([p[4]["snr_true_db"] for p in pending]
+                    if getattr(self.codec, "channel_snr", False) else None)
         args = (self.codec, [p[1] for p in pending], [p[2] for p in pending],
-                [p[4]["snr_rx_est_db"] for p in pending], self.roles, self.attackers)
+                [p[4]["snr_rx_est_db"] for p in pending], self.roles, self.attackers, snr_true)
         self.num_calls += 1
         if not self.behind:
             _append(pending, decode_many(*args))

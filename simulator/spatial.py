@@ -25,6 +25,7 @@ threads use.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 
@@ -158,10 +159,16 @@ def mix(z: np.ndarray, groups: Groups) -> np.ndarray:
     if not groups:
         return z
     out = z.copy()
-    with _one_blas_thread():
+    work = sum(len(idx) ** 2 for idx, _ in groups) * (z.size // z.shape[-1])
+    with _one_blas_thread() if work > _SMALL_PRODUCT else contextlib.nullcontext():
         for idx, lower in groups:
             out[..., idx] = z[..., idx] @ lower.T
     return out
+
+
+#: multiply-adds below which a product runs on one BLAS thread anyway (OpenBLAS splits a
+#: gemm only above 262,144), so setting the limit (15 us) is skipped
+_SMALL_PRODUCT = 32_768
 
 
 _OPENBLAS: list[ThreadpoolController] = []  # numpy's and scipy's OpenBLAS, found once

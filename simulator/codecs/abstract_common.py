@@ -1,20 +1,28 @@
 """Pieces the abstraction codecs (``diffsem-abstract``, ``stego-abstract``) share: each
-receiver's own outcome stream, the probe's SNR, and the grid look-up that names the
-receiver when it falls outside the table."""
+receiver's own outcome stream, the one zero symbol they transmit, and the grid look-up
+that names the receiver when it falls outside the table.
+
+An abstraction reads each receiver's channel SNR from the engine (``channel_snr``: its
+``decode_many`` gets ``snr_true_db``, the post-equalisation SNR of the reception, as ns-3
+hands its error models the SINR), so what goes on the air only has to exist: one complex
+symbol of zeros, :data:`CARRIER`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from semsim.models.abstract.table import OutOfRangeError, cell_and_draw
-from semsim.models.common.units import lin_to_db
 from semsim.simulator.codecs.base import RowLayout
 from semsim.simulator.errors import ScenarioError
 
-__all__ = ["ReceiverStreams", "grid_cells", "probe_snr_db", "table_images"]
+__all__ = ["CARRIER", "ReceiverStreams", "channel_snr_db", "grid_cells", "table_images"]
+
+#: what an abstraction codec transmits: one complex symbol (two reals) of zeros
+CARRIER = np.zeros(2)
+CARRIER.flags.writeable = False  # shared by every packet, never changed
 
 
 def table_images(folder: str | Path, name: str) -> int | None:
@@ -51,10 +59,13 @@ class ReceiverStreams:
         return u
 
 
-def probe_snr_db(received: np.ndarray, power_per_real: float) -> np.ndarray:
-    """SNR (dB) of each row of an equalised zero probe (rows, F) sent at ``power_per_real``:
-    the noise alone, of variance power_per_real / SNR per real."""
-    return lin_to_db(power_per_real / np.mean(received**2, axis=1))
+def channel_snr_db(snr_true_db: Sequence[np.ndarray] | None, name: str) -> np.ndarray:
+    """The rows' channel SNRs (P*R,) from the engine's per-packet (R,) arrays; a caller that
+    gives none is told the codec needs them."""
+    if snr_true_db is None:
+        raise TypeError(f"{name} reads each receiver's channel SNR: call decode_many with "
+                        "snr_true_db (the engine does)")
+    return np.concatenate(snr_true_db)
 
 
 def grid_cells(grid_db: np.ndarray, x_db: np.ndarray, u: np.ndarray, num_draws: int,

@@ -67,6 +67,11 @@ class Codec(Protocol):
     decode packets of several replicas in one call with one replica's codec
     (``codec.batch_replicas``); absent or False, every replica decodes with its own codec.
 
+    Optional: ``channel_snr = True`` declares that ``decode_many`` takes each receiver's
+    channel SNR as the keyword ``snr_true_db`` (per packet (R,) dB, the trace's
+    ``snr_true_db``: the post-equalisation SNR of the reception), as a PHY abstraction
+    needs (ns-3 hands its error models the SINR); such a codec must have ``decode_many``.
+
     Optional: ``decode_behind_safe = True`` declares that ``decode`` shares no mutable state
     with ``encode`` / ``prepare_many`` (no generator, buffer or cache used by both), so the
     engine may run decodes on a worker thread while Alice encodes (``codec.decode_behind``).
@@ -126,19 +131,22 @@ def to_numpy(t: Any) -> np.ndarray:
 
 def decode_many(codec: Codec, txs: Sequence[Transmission], received: Sequence[np.ndarray],
                 snr_est_db: Sequence[np.ndarray], roles: Sequence[str],
-                attackers: Sequence[Sequence[str] | None] | None = None
+                attackers: Sequence[Sequence[str] | None] | None = None,
+                snr_true_db: Sequence[np.ndarray] | None = None
                 ) -> list[dict[str, np.ndarray]]:
     """Decode several packets: the codec's own ``decode_many`` when it has one (one batched
     model call over every receiver of every packet), else ``decode`` packet by packet.
     ``attackers``: per receiver, an Eve's own attacker list (None: the codec's default;
     the engine gives it only when some Eve narrows it, so codecs without attackers never
-    see the argument). Returns one metrics dict (arrays (R,)) per
+    see the argument); ``snr_true_db``: per packet, every receiver's channel SNR (R,), given
+    to codecs with ``channel_snr`` only. Returns one metrics dict (arrays (R,)) per
     packet, in order."""
     many = getattr(codec, "decode_many", None)
     if many is not None:
-        if attackers is not None:
-            return many(txs, received, snr_est_db, roles, attackers=attackers)
-        return many(txs, received, snr_est_db, roles)
+        extra: dict[str, Any] = {} if attackers is None else {"attackers": attackers}
+        if getattr(codec, "channel_snr", False):
+            extra["snr_true_db"] = snr_true_db
+        return many(txs, received, snr_est_db, roles, **extra)
     return [codec.decode(t, r, e, roles)
             for t, r, e in zip(txs, received, snr_est_db, strict=True)]
 

@@ -1,12 +1,12 @@
 """``diffsem-abstract``: DiffSem with its networks replaced by a calibrated outcome table
 (:mod:`semsim.models.abstract`), the semantic PHY abstraction of ``diffsem``.
 
-Alice picks t' by Eq. 24 from Bob's reported SNR exactly as ``diffsem`` does and sends a
-probe of ``probe_reals`` zeros at unit power (no encoder runs); the header is diffsem's
-(``h_tstar``, ``h_tprime``, ``h_power``, ``h_source_index``). At each receiver the probe's
-post-equalisation noise gives its SNR (the codec knows what it sent: genie measurement,
-about 4.4 % / 0.19 dB rms at 1024 reals), hence the effective SNR of the features it would
-have decoded, 10 log10(abar_t* / (1 - abar_t' + P_s / SNR)). Each row then reads the
+Alice picks t' by Eq. 24 from Bob's reported SNR exactly as ``diffsem`` does and sends one
+zero symbol (no encoder runs); the header is diffsem's (``h_tstar``, ``h_tprime``,
+``h_power``, ``h_source_index``). Each receiver's channel SNR comes from the engine
+(``snr_true_db``, the SNR of its equalised reception, as the trace column), hence the
+effective SNR of the features it would have decoded,
+10 log10(abar_t* / (1 - abar_t' + P_s / SNR)). Each row then reads the
 outcomes of one (grid cell, draw) of its packet's source image from the table, chosen by
 its receiver's own seeded stream (interpolating linearly in dB between grid points), all
 of one Eve's attackers jointly. Same metric columns as ``diffsem``.
@@ -35,9 +35,10 @@ from semsim.models.abstract.table import (
 )
 from semsim.models.diffsem.config import ATTACKERS
 from semsim.simulator.codecs.abstract_common import (
+    CARRIER,
     ReceiverStreams,
+    channel_snr_db,
     grid_cells,
-    probe_snr_db,
     table_images,
 )
 from semsim.simulator.codecs.base import RowLayout, Transmission, receiver_attackers
@@ -56,8 +57,7 @@ class Options:
     """dataset, tstar, receiver: the calibrated diffsem configuration (the table
     ``diffsem-<dataset>-t<tstar>-<receiver>`` in ``table_dir``, default the shipped
     folder); attackers: Eve's ensemble (default: every attacker of the table); send_tprime:
-    must stay true; probe_reals: length of the probe that measures each receiver's SNR
-    (even, 2..65536); draw_seed: extra key of the outcome streams (0: the run's; another
+    must stay true; draw_seed: extra key of the outcome streams (0: the run's; another
     value redraws the outcomes over the same channel); checkpoint_dir: where diffsem's
     manifest is read for its trained SNR range."""
 
@@ -67,7 +67,6 @@ class Options:
     attackers: tuple[Literal[ATTACKERS], ...] | None = None  # type: ignore[valid-type]
     send_tprime: bool = True
     table_dir: str | None = None
-    probe_reals: int = 1024
     draw_seed: int = 0
     checkpoint_dir: str | None = None
 
@@ -75,8 +74,6 @@ class Options:
         check(self.send_tprime, "send_tprime", self.send_tprime, "diffsem-abstract is "
               "calibrated with t' in the header; withheld, each receiver decodes with its own "
               "estimate's t', which the table does not cover (use codec diffsem)")
-        check(2 <= self.probe_reals <= 65536 and self.probe_reals % 2 == 0, "probe_reals",
-              self.probe_reals, "must be even, 2..65536")
         check(self.draw_seed >= 0, "draw_seed", self.draw_seed, "must be >= 0")
         if self.attackers is not None:
             check_attackers(self.attackers)
@@ -120,6 +117,7 @@ class DiffSemAbstractCodec:
     """Table-driven DiffSem: Eq. 24 at Alice, one table read per receiver row."""
 
     name = "diffsem-abstract"
+    channel_snr = True  # decode_many reads snr_true_db
 
     def __init__(self, options: Options, seed_sequence: np.random.SeedSequence) -> None:
         self.options = options
@@ -139,8 +137,6 @@ class DiffSemAbstractCodec:
                                 f"calibrated for {', '.join(self.table_attackers)}", missing)
         self.inversions = list(man["inversions"])
         self._streams = ReceiverStreams(seed_sequence, options.draw_seed)
-        self._probe = np.zeros(options.probe_reals)
-        self._probe.flags.writeable = False  # shared by every packet, never changed
 
     def encode(self, sources: Mapping[str, Any], snr_est_db: np.ndarray) -> Transmission:
         if "index" not in sources or "labels" not in sources:
@@ -160,17 +156,18 @@ class DiffSemAbstractCodec:
         a = self.abar.astype(np.float32)
         power = float(a[tstar] + np.float32(1.0) - a[tprime])  # as diffsem's (float32)
         header = {"tstar": tstar, "tprime": tprime, "power": power, "source_index": index}
-        return Transmission(symbols=self._probe, header=header,
+        return Transmission(symbols=CARRIER, header=header,
                             truth={"index": index, "label": label})
 
     def decode(self, tx: Transmission, received: np.ndarray, snr_est_db: np.ndarray,
-               roles: Sequence[str]) -> dict[str, np.ndarray]:
-        """One packet: probe (R, F) -> metric arrays (R,)."""
-        return self.decode_many([tx], [received], [snr_est_db], roles)[0]
+               roles: Sequence[str], *, snr_true_db: np.ndarray | None = None
+               ) -> dict[str, np.ndarray]:
+        """One packet: metric arrays (R,) from the channel SNRs ``snr_true_db`` (R,)."""
+        return self.decode_many([tx], [received], [snr_est_db], roles, snr_true_db=None
+                                if snr_true_db is None else [snr_true_db])[0]
 
-    def _cells(self, rows: RowLayout, received: np.ndarray, txs: Sequence[Transmission]):
+    def _cells(self, rows: RowLayout, snr_db: np.ndarray, txs: Sequence[Transmission]):
         """Per row: grid cell and draw (each (P*R,)) at its effective SNR."""
-        snr_db = probe_snr_db(received, 1.0)  # unit-power probe
         tprime = np.array([t.header["tprime"] for t in txs])[rows.packet]
         power = np.array([t.header["power"] for t in txs])[rows.packet]
         g = effective_snr_db(self.abar, self.options.tstar, tprime, power, snr_db)
@@ -180,11 +177,13 @@ class DiffSemAbstractCodec:
 
     def decode_many(self, txs: Sequence[Transmission], received: Sequence[np.ndarray],
                     snr_est_db: Sequence[np.ndarray], roles: Sequence[str],
-                    attackers: Sequence[Sequence[str] | None] | None = None
+                    attackers: Sequence[Sequence[str] | None] | None = None, *,
+                    snr_true_db: Sequence[np.ndarray] | None = None
                     ) -> list[dict[str, np.ndarray]]:
-        """P packets x R receivers: one table read per row; same columns as diffsem."""
+        """P packets x R receivers: one table read per row at its channel SNR
+        (``snr_true_db``: per packet (R,), dB); same columns as diffsem."""
         rows = RowLayout.of(len(txs), roles)
-        cell, draw = self._cells(rows, np.concatenate(received), txs)
+        cell, draw = self._cells(rows, channel_snr_db(snr_true_db, self.name), txs)
         image = np.array([t.truth["index"] for t in txs])[rows.packet]
         n, everyone, arr = len(rows.packet), self.attackers, self.arrays
         labels = arr["labels"][image].astype(np.float64)

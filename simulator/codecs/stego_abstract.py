@@ -2,9 +2,9 @@
 (:mod:`semsim.models.abstract.stego_calibration`), the semantic PHY abstraction of ``stego``.
 
 Alice draws, from her own seeded stream, one of the table's hosts of the packet's private
-image (``h_host_index``: the host dataset row, as ``stego``) and sends a probe of
-``probe_reals`` zeros at ``stego``'s power (1/2 per real). Each receiver's SNR comes from
-the probe's post-equalisation noise; its row reads, for its packet's (private image,
+image (``h_host_index``: the host dataset row, as ``stego``) and sends one zero symbol at
+``stego``'s power (1/2 per real). Each receiver's channel SNR comes from the engine
+(``snr_true_db``); its row reads, for its packet's (private image,
 host), one channel draw at one grid cell (linear interpolation in dB by a random choice of
 neighbour) from its own seeded stream: Bob's image-quality metrics, or an Eve's naive and
 MIA metrics jointly. The same private image and host thus shape every receiver's outcome
@@ -29,9 +29,10 @@ from semsim.models.abstract.stego_calibration import (
 from semsim.models.abstract.table import TABLE_DIR, load_table
 from semsim.models.common.snr import COMPLEX_UNIT_POWER
 from semsim.simulator.codecs.abstract_common import (
+    CARRIER,
     ReceiverStreams,
+    channel_snr_db,
     grid_cells,
-    probe_snr_db,
     table_images,
 )
 from semsim.simulator.codecs.base import RowLayout, Transmission, receiver_attackers
@@ -46,7 +47,7 @@ __all__ = ["ATTACKERS", "Options", "StegoAbstractCodec", "attackers", "build", "
 class Options:
     """setting, checkpoint, host_split, l_hat: the calibrated stego configuration (table
     ``<checkpoint>-<host_split>-<l_hat>`` in ``table_dir``, default the shipped folder);
-    attackers: as ``stego``; probe_reals, draw_seed: as ``diffsem-abstract``;
+    attackers: as ``stego``; draw_seed: as ``diffsem-abstract``;
     checkpoint_dir: where stego's manifest (trained SNR range) is read."""
 
     setting: Literal["mnist-in-fashion", "fashion", "mnist", "cifar10"] = "mnist-in-fashion"
@@ -55,13 +56,10 @@ class Options:
     l_hat: Literal["zeros", "gaussian"] = "zeros"
     attackers: tuple[Literal[ATTACKERS], ...] = ATTACKERS  # type: ignore[valid-type]
     table_dir: str | None = None
-    probe_reals: int = 1024
     draw_seed: int = 0
     checkpoint_dir: str | None = None
 
     def __post_init__(self) -> None:
-        check(2 <= self.probe_reals <= 65536 and self.probe_reals % 2 == 0, "probe_reals",
-              self.probe_reals, "must be even, 2..65536")
         check(self.draw_seed >= 0, "draw_seed", self.draw_seed, "must be >= 0")
         check_attackers(self.attackers)
 
@@ -88,6 +86,7 @@ class StegoAbstractCodec:
     """Table-driven stego: a table host per packet, one table read per receiver row."""
 
     name = "stego-abstract"
+    channel_snr = True  # decode_many reads snr_true_db
 
     def __init__(self, options: Options, seed_sequence: np.random.SeedSequence) -> None:
         self.options = options
@@ -100,8 +99,6 @@ class StegoAbstractCodec:
         host_ss, rx_ss = seed_sequence.spawn(2)
         self._host_rng = np.random.default_rng(host_ss)
         self._streams = ReceiverStreams(rx_ss, options.draw_seed)
-        self._probe = np.zeros(options.probe_reals)
-        self._probe.flags.writeable = False  # shared by every packet, never changed
         self._hosts: list[int] = []  # host draws, made a block at a time
 
     def encode(self, sources: Mapping[str, Any], snr_est_db: np.ndarray) -> Transmission:
@@ -122,23 +119,27 @@ class StegoAbstractCodec:
                                                   size=256).tolist()[::-1]
         h = self._hosts.pop()
         host = int(self.arrays["host_index"][index, h])
-        return Transmission(symbols=self._probe,
+        return Transmission(symbols=CARRIER,
                             power_per_real=COMPLEX_UNIT_POWER,
                             header={"host_index": host, "source_index": index},
                             truth={"index": index, "host_draw": h})
 
     def decode(self, tx: Transmission, received: np.ndarray, snr_est_db: np.ndarray,
-               roles: Sequence[str]) -> dict[str, np.ndarray]:
-        """One packet: probe (R, F) -> metric arrays (R,)."""
-        return self.decode_many([tx], [received], [snr_est_db], roles)[0]
+               roles: Sequence[str], *, snr_true_db: np.ndarray | None = None
+               ) -> dict[str, np.ndarray]:
+        """One packet: metric arrays (R,) from the channel SNRs ``snr_true_db`` (R,)."""
+        return self.decode_many([tx], [received], [snr_est_db], roles, snr_true_db=None
+                                if snr_true_db is None else [snr_true_db])[0]
 
     def decode_many(self, txs: Sequence[Transmission], received: Sequence[np.ndarray],
                     snr_est_db: Sequence[np.ndarray], roles: Sequence[str],
-                    attackers: Sequence[Sequence[str] | None] | None = None
+                    attackers: Sequence[Sequence[str] | None] | None = None, *,
+                    snr_true_db: Sequence[np.ndarray] | None = None
                     ) -> list[dict[str, np.ndarray]]:
-        """P packets x R receivers: one table read per row; same columns as stego."""
+        """P packets x R receivers: one table read per row at its channel SNR
+        (``snr_true_db``: per packet (R,), dB); same columns as stego."""
         rows = RowLayout.of(len(txs), roles)
-        snr = probe_snr_db(np.concatenate(received), COMPLEX_UNIT_POWER)
+        snr = channel_snr_db(snr_true_db, self.name)
         cell, draw = grid_cells(self.grid, snr, self._streams.uniforms(rows, 2),
                                 self.table.num_draws, rows, _name(self.options),
                                 lambda i: f"SNR {snr[i]:.1f} dB")

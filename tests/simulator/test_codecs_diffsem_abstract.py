@@ -60,11 +60,16 @@ def _packets(codec, index: int, g_db: float, n: int, roles=("bob", "eve")):
     tx = codec.encode({"index": np.array([index]),
                        "labels": np.array([codec.arrays["labels"][index]])}, np.array([5.0]))
     a, tp, p = codec.abar, tx.header["tprime"], tx.header["power"]
-    snr = p / (a[180] / 10 ** (g_db / 10) - (1 - a[tp]))
-    z = np.random.default_rng(0).standard_normal((len(roles), codec.options.probe_reals))
-    z /= np.sqrt(np.mean(z**2, axis=1, keepdims=True))  # exact probe power
-    assert effective_snr_db(a, 180, tp, p, 10 * np.log10(snr)) == pytest.approx(g_db)
-    return [tx] * n, [z / np.sqrt(snr)] * n, [np.zeros(len(roles))] * n, list(roles)
+    snr_db = np.full(len(roles), 10 * np.log10(p / (a[180] / 10 ** (g_db / 10) - (1 - a[tp]))))
+    assert effective_snr_db(a, 180, tp, p, snr_db[0]) == pytest.approx(g_db)
+    rx = np.zeros((len(roles), len(tx.symbols)))
+    return [tx] * n, [rx] * n, [np.zeros(len(roles))] * n, list(roles), [snr_db] * n
+
+
+def _decode(codec, packets):
+    """decode_many of ``_packets``, the channel SNRs as the engine gives them."""
+    *args, snr_true_db = packets
+    return codec.decode_many(*args, snr_true_db=snr_true_db)
 
 
 def test_draws_reproduce_the_tables_probabilities(table_dir):
@@ -72,14 +77,14 @@ def test_draws_reproduce_the_tables_probabilities(table_dir):
     arr, n = codec.arrays, 4000
     for index in range(3):
         for gi, g in ((2, -10.0), (3, -5.0)):
-            out = codec.decode_many(*_packets(codec, index, g, n))
+            out = _decode(codec, _packets(codec, index, g, n))
             bob = np.mean([o["correct"][0] for o in out])
             want = np.mean(arr["bob_pred"][gi, index] == arr["labels"][index])
             assert bob == pytest.approx(want, abs=0.035), (index, g)
             leak = np.mean([o["correct_direct"][1] for o in out])
             want = np.mean(arr["eve_pred"][gi, index, :, 0] == arr["labels"][index])
             assert leak == pytest.approx(want, abs=0.035), (index, g)
-        mid = codec.decode_many(*_packets(codec, index, -7.5, n))  # halfway: the mean
+        mid = _decode(codec, _packets(codec, index, -7.5, n))  # halfway: the mean
         want = np.mean(arr["bob_pred"][2:4, index] == arr["labels"][index])
         assert np.mean([o["correct"][0] for o in mid]) == pytest.approx(want, abs=0.035)
 
@@ -103,7 +108,7 @@ def test_same_hard_image_fools_bob_and_eve_together(table_dir, tmp_path):
     codec = _codec(tmp_path)
     bob_rows, eve_rows = [], []
     for index in range(8):
-        out = codec.decode_many(*_packets(codec, index, -7.5, 1000))
+        out = _decode(codec, _packets(codec, index, -7.5, 1000))
         bob_rows += [o["correct"][0] for o in out]
         eve_rows += [o["correct_direct"][1] for o in out]
     assert np.mean(bob_rows) == pytest.approx(0.75, abs=0.03)
@@ -112,10 +117,12 @@ def test_same_hard_image_fools_bob_and_eve_together(table_dir, tmp_path):
 
 def test_receiver_outside_the_grid_and_bad_options_are_errors(table_dir):
     codec = _codec(table_dir)
-    txs, rx, est, roles = _packets(codec, 0, 0.0, 1)
+    txs, rx, est, roles, snr = _packets(codec, 0, 0.0, 1)
     with pytest.raises(ScenarioError, match="outside table") as info:
-        codec.decode_many(txs, [rx[0] * 1e3], est, roles)  # SNR -60 dB
+        codec.decode_many(txs, rx, est, roles, snr_true_db=[snr[0] - 60.0])
     assert info.value.path == "bob"
+    with pytest.raises(TypeError, match="snr_true_db"):  # the channel SNR is required
+        codec.decode_many(txs, rx, est, roles)
     with pytest.raises(ScenarioError, match="limit"):
         codec.encode({"index": np.array([8]), "labels": np.array([1])}, np.array([5.0]))
     with pytest.raises(ScenarioError, match="send_tprime"):

@@ -53,9 +53,13 @@ def test_manifest_and_determinism(table_dir, tmp_path, data_dir):
 
 def _packets(codec, index: int, snr_db: float, n: int, roles=("bob", "eve")):
     txs = [codec.encode({"index": np.array([index])}, np.array([0.0])) for _ in range(n)]
-    z = np.random.default_rng(0).standard_normal((len(roles), codec.options.probe_reals))
-    z *= np.sqrt(0.5 / 10 ** (snr_db / 10) / np.mean(z**2, axis=1, keepdims=True))
-    return txs, [z] * n, [np.zeros(len(roles))] * n, list(roles)
+    rx = np.zeros((len(roles), len(txs[0].symbols)))
+    snr = [np.full(len(roles), snr_db)] * n  # the channel SNRs, as the engine gives them
+    return txs, [rx] * n, [np.zeros(len(roles))] * n, list(roles), snr
+
+
+def _decode(codec, txs, rx, est, roles, snr):
+    return codec.decode_many(txs, rx, est, roles, snr_true_db=snr)
 
 
 def test_draws_reproduce_the_table_and_share_the_packets_host(table_dir):
@@ -63,7 +67,7 @@ def test_draws_reproduce_the_table_and_share_the_packets_host(table_dir):
     arr = codec.arrays
     for index in range(3):
         txs, *rest = _packets(codec, index, 10.0, 2000)
-        out = codec.decode_many(txs, *rest)
+        out = _decode(codec, txs, *rest)
         hosts = np.array([t.truth["host_draw"] for t in txs])
         assert set(hosts) == {0, 1}
         assert all(t.header["host_index"] == arr["host_index"][index, h]
@@ -75,7 +79,7 @@ def test_draws_reproduce_the_table_and_share_the_packets_host(table_dir):
             mia = np.mean([o["mia_ssim_private"][1] for o in rows])
             assert mia == pytest.approx(arr["mia"][2, index, h, :, 1].mean(), abs=0.01)
         assert np.isnan([o["mia_ssim_private"][0] for o in out]).all()  # Bob has no MIA
-        mid = codec.decode_many(*_packets(codec, index, 15.0, 4000))  # halfway in dB
+        mid = _decode(codec, *_packets(codec, index, 15.0, 4000))  # halfway in dB
         want = arr["bob"][2:4, index, :, :, 0].mean()
         got = np.mean([o["psnr_private_db"][0] for o in mid])
         assert got == pytest.approx(want, abs=0.25)
@@ -83,9 +87,9 @@ def test_draws_reproduce_the_table_and_share_the_packets_host(table_dir):
 
 def test_errors(table_dir, tmp_path):
     codec = _codec(table_dir)
-    txs, rx, est, roles = _packets(codec, 0, 65.0, 1)
+    packets = _packets(codec, 0, 65.0, 1)
     with pytest.raises(ScenarioError, match="outside table") as info:
-        codec.decode_many(txs, rx, est, roles)
+        _decode(codec, *packets)
     assert info.value.path == "bob"
     with pytest.raises(ScenarioError, match="limit"):
         codec.encode({"index": np.array([6])}, np.array([0.0]))
