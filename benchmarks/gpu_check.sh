@@ -4,7 +4,8 @@
 # the GPU against the raw batched model calls (benchmarks/bench_gpu_engine.py), and the
 # paper-width U-Net lever study (benchmarks/paper_width.py) with what time is left.
 #   OUT=results/gpu_check bash benchmarks/gpu_check.sh 420
-# Extra Python wheels (simpy, pytorch-msssim) are installed from .whl/ when present, and
+# Extra Python wheels (simpy, pytorch-msssim, threadpoolctl: e.g. `pip download --no-deps -d
+# .whl simpy pytorch-msssim threadpoolctl`, carried as .whl) are installed from .whl/ when present, and
 # the datasets are read from .gpu/data/ when present (else $SEMSIM_DATA / ../shared/data).
 set -u
 START=$(date +%s)

@@ -120,14 +120,17 @@ def test_batched_encoding_gives_the_same_trace(tmp_path, data_dir):
     assert_same_trace(one, many, tmp_path)
 
 
-def test_decoding_behind_gives_the_same_trace(tmp_path, data_dir):
+@pytest.mark.parametrize("replicas", [1, 3])
+def test_decoding_behind_gives_the_same_trace(tmp_path, data_dir, replicas):
     """codec.decode_behind only changes speed: decodes on the worker thread (5 packets per
-    call, hides 4 per call on this thread meanwhile) give every value of decoding in place."""
+    call, hides 4 per call on this thread meanwhile; with 3 replicas sharing the calls)
+    give every value of decoding in place."""
     opts = {"options": {"data_dir": str(data_dir)}, "decode_batch_packets": 5,
-            "encode_batch_packets": 4}
+            "encode_batch_packets": 4, "batch_replicas": replicas}
     src = {"options": {"data_dir": str(data_dir)}}
-    here = stego_scenario(codec=opts, source=src)
-    behind = stego_scenario(codec={**opts, "decode_behind": True}, source=src)
+    run = {"num_packets": 12, "replicas": replicas}
+    here = stego_scenario(codec=opts, source=src, run=run)
+    behind = stego_scenario(codec={**opts, "decode_behind": True}, source=src, run=run)
     assert_same_trace(here, behind, tmp_path, exact=True)
 
 
