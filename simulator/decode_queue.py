@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
 from semsim.simulator.codecs import Transmission, decode_many
+from semsim.simulator.in_order import InOrder
 from semsim.simulator.trace import PacketRows, TraceWriter
 
 __all__ = ["DecodeQueue"]
@@ -39,9 +38,9 @@ class DecodeQueue:
         self.codec, self.roles, self.max_packets = codec, tuple(roles), int(max_packets)
         self.attackers = None if attackers is None else tuple(attackers)
         self.behind = bool(behind)
+        self._channel_snr = getattr(codec, "channel_snr", False)  # the codec reads snr_true_db
         self._pending: list[tuple[TraceWriter, Transmission, np.ndarray, dict, PacketRows]] = []
-        self._calls: deque[tuple[Future, list]] = deque()  # decodes running behind, in order
-        self._pool: ThreadPoolExecutor | None = None
+        self._calls = InOrder("semsim-decode")  # decodes running behind, in order
         self.num_calls = 0
 
     def add(self, trace: TraceWriter, tx: Transmission, received: np.ndarray, event: dict,
@@ -59,44 +58,28 @@ class DecodeQueue:
         try:
             self._collect(0)
         finally:
-            if self._pool is not None:
-                self._pool.shutdown(wait=True)
-                self._pool = None
+            self._calls.close()
 
     def _decode(self) -> None:
         """One codec call over the waiting packets: here, or queued on the worker."""
         if not self._pending:
             return
         pending, self._pending = self._pending, []
-        snr_true = ([p[4]["snr_true_db"] for p in pending]
-                    if getattr(self.codec, "channel_snr", False) else None)
+        snr_true = [p[4]["snr_true_db"] for p in pending] if self._channel_snr else None
         args = (self.codec, [p[1] for p in pending], [p[2] for p in pending],
                 [p[4]["snr_rx_est_db"] for p in pending], self.roles, self.attackers, snr_true)
         self.num_calls += 1
         if not self.behind:
             _append(pending, decode_many(*args))
             return
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(1, thread_name_prefix="semsim-decode")
-        self._calls.append((self._pool.submit(decode_many, *args), pending))
+        self._calls.submit(decode_many, *args, tag=pending)
         self._collect(MAX_BEHIND)
 
     def _collect(self, max_waiting: int) -> None:
         """Append the rows of finished decodes, oldest first, waiting until at most
         ``max_waiting`` calls are left. A failed decode raises here, once the calls queued
         before it have their rows (those after it are waited for and dropped)."""
-        while self._calls and (len(self._calls) > max_waiting or self._calls[0][0].done()):
-            future, pending = self._calls.popleft()
-            try:
-                results = future.result()
-            except BaseException:
-                for later, _ in self._calls:
-                    later.exception()
-                self._calls.clear()
-                if self._pool is not None:
-                    self._pool.shutdown(wait=True)
-                    self._pool = None
-                raise
+        for pending, results in self._calls.results(max_waiting, finished=True):
             _append(pending, results)
 
 

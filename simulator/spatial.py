@@ -26,6 +26,7 @@ threads use.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 from dataclasses import dataclass
 
@@ -171,12 +172,13 @@ def mix(z: np.ndarray, groups: Groups) -> np.ndarray:
 _SMALL_PRODUCT = 32_768
 
 
-_OPENBLAS: list[ThreadpoolController] = []  # numpy's and scipy's OpenBLAS, found once
+@functools.cache
+def _openblas() -> ThreadpoolController:
+    """numpy's and scipy's OpenBLAS (found once)."""
+    return ThreadpoolController().select(internal_api="openblas")
 
 
 def _one_blas_thread():
     """Context in which OpenBLAS (numpy's, scipy's) runs on one thread; torch's own
     threads (OpenMP) are left alone."""
-    if not _OPENBLAS:
-        _OPENBLAS.append(ThreadpoolController().select(internal_api="openblas"))
-    return _OPENBLAS[0].limit(limits=1)
+    return _openblas().limit(limits=1)

@@ -11,9 +11,7 @@ from the codec's registry entries (inferred only for a codec outside the registr
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +23,7 @@ import pyarrow.parquet as pq
 from semsim.models.common.provenance import atomic_write
 from semsim.simulator import columns
 from semsim.simulator.errors import ScenarioError, check_range
+from semsim.simulator.in_order import InOrder
 
 __all__ = ["EVENT_COLUMNS", "FINITE_COLUMNS", "FIXED_COLUMNS", "ROW_COLUMNS", "PacketRows",
            "TraceConfig", "TraceValueError", "TraceWriter", "read_traces"]
@@ -120,8 +119,7 @@ class TraceWriter:
         self._last_shared: Mapping[str, np.ndarray] = {}
         self._schema: pa.Schema | None = None
         self._n = 0
-        self._pool: ThreadPoolExecutor | None = None
-        self._pending: deque[Future] = deque()
+        self._writes = InOrder("trace-writer")  # parts being written, in order
 
     def add(self, event: Mapping[str, Any], rows: Mapping[str, np.ndarray]) -> None:
         """Append one packet: ``event`` scalars and ``rows`` arrays of shape (R,) (a
@@ -236,9 +234,7 @@ class TraceWriter:
         table = self._table()
         path = self.dir / f"{self.prefix}-p{len(self.parts):05d}.parquet"
         self._wait(_MAX_PENDING - 1)
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(1, thread_name_prefix="trace-writer")
-        self._pending.append(self._pool.submit(_write_part, table, path))
+        self._writes.submit(_write_part, table, path)
         self.parts.append(path)
         self.num_rows += table.num_rows
         self._events = {k: [] for k in self._events}
@@ -252,22 +248,14 @@ class TraceWriter:
             self.flush()
             self._wait(0)
         finally:
-            if self._pool is not None:
-                self._pool.shutdown(wait=True)
-                self._pool = None
+            self._writes.close()
         return list(self.parts)
 
     def _wait(self, num_pending: int) -> None:
         """Wait until at most ``num_pending`` parts are being written. A failed write
         raises here, once every other queued part is finished (none is left half done)."""
-        while len(self._pending) > num_pending:
-            try:
-                self._pending.popleft().result()
-            except BaseException:
-                for future in self._pending:
-                    future.exception()  # wait for it; the first failure is the one raised
-                self._pending.clear()
-                raise
+        for _ in self._writes.results(num_pending):
+            pass
 
 
 #: columns whose Parquet statistics (min/max per row group) are kept: the ones a reader

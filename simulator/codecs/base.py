@@ -119,9 +119,14 @@ class BatchedDecode:
         self.options, self.device = options, device
 
     def decode(self, tx: Transmission, received: np.ndarray, snr_est_db: np.ndarray,
-               roles: Sequence[str]) -> dict[str, np.ndarray]:
-        """One packet: received (R, F) -> metric arrays (R,)."""
-        return self.decode_many([tx], [received], [snr_est_db], roles)[0]
+               roles: Sequence[str], *, snr_true_db: np.ndarray | None = None
+               ) -> dict[str, np.ndarray]:
+        """One packet: received (R, F) -> metric arrays (R,); ``snr_true_db`` (R,): the
+        channel SNRs, for codecs with ``channel_snr``."""
+        if snr_true_db is None:
+            return self.decode_many([tx], [received], [snr_est_db], roles)[0]
+        return self.decode_many([tx], [received], [snr_est_db], roles,
+                                snr_true_db=[snr_true_db])[0]
 
 
 def to_numpy(t: Any) -> np.ndarray:

@@ -35,7 +35,12 @@ from semsim.simulator.codecs.abstract_common import (
     grid_cells,
     table_images,
 )
-from semsim.simulator.codecs.base import RowLayout, Transmission, receiver_attackers
+from semsim.simulator.codecs.base import (
+    BatchedDecode,
+    RowLayout,
+    Transmission,
+    receiver_attackers,
+)
 from semsim.simulator.codecs.stego import ATTACKERS, source_dataset, trained_snr_db
 from semsim.simulator.errors import ScenarioError, check, check_attackers
 
@@ -124,12 +129,7 @@ class StegoAbstractCodec:
                             header={"host_index": host, "source_index": index},
                             truth={"index": index, "host_draw": h})
 
-    def decode(self, tx: Transmission, received: np.ndarray, snr_est_db: np.ndarray,
-               roles: Sequence[str], *, snr_true_db: np.ndarray | None = None
-               ) -> dict[str, np.ndarray]:
-        """One packet: metric arrays (R,) from the channel SNRs ``snr_true_db`` (R,)."""
-        return self.decode_many([tx], [received], [snr_est_db], roles, snr_true_db=None
-                                if snr_true_db is None else [snr_true_db])[0]
+    decode = BatchedDecode.decode  # one packet: decode_many of a list of one
 
     def decode_many(self, txs: Sequence[Transmission], received: Sequence[np.ndarray],
                     snr_est_db: Sequence[np.ndarray], roles: Sequence[str],

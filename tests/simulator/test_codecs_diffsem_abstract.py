@@ -199,3 +199,16 @@ def test_a_source_beyond_the_tables_images_is_refused_before_the_run(table_dir, 
             parse_scenario({**ok, "source": {"kind": "dataset", "options": bad}})
         assert err.value.path == "source.options.limit"
     assert not list(tmp_path.iterdir())
+
+
+def test_one_packet_decode_is_decode_many_of_one(table_dir):
+    """decode (BatchedDecode's) hands its channel SNRs on: the same outcomes as
+    decode_many of that one packet, on a codec with the same streams."""
+    txs, rx, est, roles, snr = _packets(_codec(table_dir), 1, -7.5, 1)
+    one = _codec(table_dir).decode(txs[0], rx[0], est[0], roles, snr_true_db=snr[0])
+    many = _decode(_codec(table_dir), (txs, rx, est, roles, snr))[0]
+    assert one.keys() == many.keys()
+    for k in one:
+        np.testing.assert_array_equal(one[k], many[k], err_msg=k)
+    with pytest.raises(TypeError, match="snr_true_db"):
+        _codec(table_dir).decode(txs[0], rx[0], est[0], roles)
