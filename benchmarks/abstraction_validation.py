@@ -11,7 +11,8 @@ the mean PSNR / SSIM of her inversions; stego: every receiver's mean PSNR / SSIM
 and each Eve's worst-case SSIM to the private image. The abstraction's
 value is the mean over ``--draws`` outcome redraws (``draw_seed`` 0..K-1, same channel);
 "in" means it lies inside the neural value's 95 % interval. Speed: codec time (encode +
-decode calls) per packet and whole-run wall time per packet, each codec, and their ratio.
+decode calls) per packet and whole-run wall time per packet, each codec, and their ratio
+(the abstraction's: the median of its ``--draws`` runs; the neural codec's: its one run).
 
     SEMSIM_DATA=... .venv/bin/python benchmarks/abstraction_validation.py [--draws 10]
         [--out results/abstraction] [--doc docs/abstraction.md] [--scenarios v1,v2,...]
@@ -32,6 +33,7 @@ import pandas as pd
 import torch
 import yaml
 
+from semsim.models.common.stats import bonferroni_level, widen_interval
 from semsim.simulator.codecs import diffsem, diffsem_abstract, stego, stego_abstract
 from semsim.simulator.engine import run_scenario
 from semsim.simulator.leakage import summary_table
@@ -92,31 +94,48 @@ def _run(data: dict, out: Path, cls) -> tuple[pd.DataFrame, dict]:
     return df, timing
 
 
-def _summary(df: pd.DataFrame) -> pd.DataFrame:
-    s = summary_table(df)
+def _summary(df: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
+    s = summary_table(df, level=level)
     s = s[s.metric.isin(CODEC_METRICS)].copy()
     worst = s.metric.isin(["leakage (worst case)", "SSIM to private (worst case)"])
     s.loc[worst, "attacker"] = ""  # by value, whichever attacker
     return s.set_index(["node", "metric", "attacker"])
 
 
+def family_bounds(df: pd.DataFrame, base: pd.DataFrame, level: float) -> pd.DataFrame:
+    """(fw_low, fw_high) of every metric of ``base`` (the 95 % summary of trace ``df``) at
+    the family-wise ``level``: Wilson at that level for proportions; the bootstrap means'
+    95 % intervals widened to it (``stats.widen_interval``)."""
+    s = _summary(df, level)
+    lo, hi = s.ci_low.to_numpy().copy(), s.ci_high.to_numpy().copy()
+    for i, (r, boot) in enumerate(zip(base.itertuples(), s.interval != "wilson",
+                                      strict=True)):
+        if boot:
+            lo[i], hi[i] = widen_interval(r.value, r.ci_low, r.ci_high, 0.95, level)
+    return pd.DataFrame({"fw_low": lo, "fw_high": hi}, index=base.index)
+
+
 def validate(path: Path, out: Path, draws: int, table_dir: str | None,
-             packets: int | None) -> tuple[pd.DataFrame, dict]:
+             packets: int | None) -> tuple[pd.DataFrame, dict, pd.DataFrame]:
     data = yaml.safe_load(path.read_text())
     if packets is not None:
         data["run"] = {**data["run"], "duration_s": None, "num_packets": packets}
     name = data["name"]
     neural_cls, abstract_name, abstract_cls = PAIRS[data["codec"]["name"]]
+    if data["codec"]["name"] == "stego":  # Alice draws the abstraction's hosts (paired)
+        data["codec"]["options"] = {**data["codec"]["options"], "host_pool": "table",
+                                    **({"table_dir": table_dir} if table_dir else {})}
     neural_dir = out / name / "neural"
     if (neural_dir / "timing.json").is_file():
         dn = pd.read_parquet(neural_dir / "traces")
         tn = json.loads((neural_dir / "timing.json").read_text())
     else:
         dn, tn = _run(data, neural_dir, neural_cls)
-    sums, ta = [], None
+    sums, timings = [], []
     for k in range(draws):
         ab = copy.deepcopy(data)
-        opts = {**ab["codec"]["options"], "draw_seed": k}
+        opts = {k_: v for k_, v in ab["codec"]["options"].items() if k_ != "host_pool"}
+        opts["draw_seed"] = k
         if table_dir:
             opts["table_dir"] = table_dir
         ab["codec"] = {"name": abstract_name, "decode_batch_packets": 64, "options": opts}
@@ -126,11 +145,13 @@ def validate(path: Path, out: Path, draws: int, table_dir: str | None,
 
             shutil.rmtree(d)
         da, t = _run(ab, d, abstract_cls)
-        ta = ta or t
+        timings.append(t)
         if k == 0:
-            for col in {"snr_true_db", "h_source_index", "h_tprime"} & set(dn.columns):
+            for col in {"snr_true_db", "h_source_index", "h_tprime",
+                        "h_host_index"} & set(dn.columns):
                 assert (da[col].to_numpy() == dn[col].to_numpy()).all(), col  # same seeds
         sums.append(_summary(da).value.rename(k))
+    ta = {k: float(pd.Series([t[k] for t in timings]).median()) for k in timings[0]}
     sn = _summary(dn)
     ab = pd.concat(sums, axis=1)
     table = sn[["value", "ci_low", "ci_high", "n"]].join(
@@ -145,7 +166,25 @@ def validate(path: Path, out: Path, draws: int, table_dir: str | None,
              "abstract_wall_ms": 1e3 * ta["wall_s"] / ta["packets"]}
     speed["codec_ratio"] = speed["neural_codec_ms"] / speed["abstract_codec_ms"]
     speed["wall_ratio"] = speed["neural_wall_ms"] / speed["abstract_wall_ms"]
-    return table.reset_index().assign(scenario=name), speed
+    return table.reset_index().assign(scenario=name), speed, dn
+
+
+def add_family(tables: list[pd.DataFrame], neural: list[pd.DataFrame],
+               alpha: float = 0.05) -> pd.DataFrame:
+    """All scenarios' tables with the family-wise (Bonferroni) check: each of the m metrics'
+    neural interval at level 1 - alpha / m, so that all m contain their true values with
+    probability >= 1 - alpha (the per-metric 95 % intervals miss about 5 % of them by
+    chance alone)."""
+    level = bonferroni_level(sum(len(t) for t in tables), 1.0 - alpha)
+    out = []
+    for table, dn in zip(tables, neural, strict=True):
+        base = _summary(dn)
+        fw = family_bounds(dn, base, level).reset_index()
+        t = table.merge(fw, on=["node", "metric", "attacker"], how="left")
+        t["inside_fw"] = (t.abstract >= t.fw_low) & (t.abstract <= t.fw_high)
+        t["inside_fw_draw0"] = (t.abstract_draw0 >= t.fw_low) & (t.abstract_draw0 <= t.fw_high)
+        out.append(t)
+    return pd.concat(out, ignore_index=True).assign(family_level=level)
 
 
 def _fmt(v: float, metric: str) -> str:
@@ -153,19 +192,28 @@ def _fmt(v: float, metric: str) -> str:
 
 
 def markdown(tables: pd.DataFrame, speeds: list[dict], draws: int) -> str:
+    n = len(tables)
+    level = float(tables.family_level.iloc[0])
     lines = [f"Abstraction value: mean of {draws} outcome redraws on the neural run's seeds; "
              "in: inside the neural value's 95 % interval (Wilson for proportions, block "
-             "bootstrap for means); draw 0: a single abstraction run.", "",
+             "bootstrap for means); family: inside the family-wise interval (Bonferroni over "
+             f"the {n} metrics: each at {100 * level:.3f} %, so that all {n} hold together "
+             "with 95 %); draw 0: a single abstraction run.", "",
              "| scenario | receiver | metric | attacker | neural [95 % CI] | abstraction | in "
-             "| draw 0 | in |", "|---|---|---|---|---|---|---|---|---|"]
+             "| family | draw 0 | in |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in tables.itertuples():
         m = r.metric
         lines.append(f"| {r.scenario} | {r.node} | {m} | {r.attacker} | {_fmt(r.value, m)} "
                      f"[{_fmt(r.ci_low, m)}, {_fmt(r.ci_high, m)}] | {_fmt(r.abstract, m)} | "
-                     f"{'yes' if r.inside else '**no**'} | {_fmt(r.abstract_draw0, m)} | "
+                     f"{'yes' if r.inside else '**no**'} | "
+                     f"{'yes' if r.inside_fw else '**no**'} | {_fmt(r.abstract_draw0, m)} | "
                      f"{'yes' if r.inside_draw0 else '**no**'} |")
-    n, k, k0 = len(tables), int(tables.inside.sum()), int(tables.inside_draw0.sum())
-    lines += ["", f"Inside: {k} of {n} metrics (mean of redraws); {k0} of {n} (draw 0 alone).",
+    k, k0 = int(tables.inside.sum()), int(tables.inside_draw0.sum())
+    f, f0 = int(tables.inside_fw.sum()), int(tables.inside_fw_draw0.sum())
+    lines += ["", f"Inside the 95 % intervals: {k} of {n} metrics (mean of redraws; chance "
+              f"alone leaves about {round(0.05 * n)} outside); {k0} of {n} (draw 0 alone). "
+              f"Inside the family-wise interval: {f} of {n} (mean of redraws); {f0} of {n} "
+              "(draw 0 alone).",
               "", "| scenario | packets | neural codec ms/packet | abstraction codec ms/packet "
               "| ratio | neural run ms/packet | abstraction run ms/packet | ratio |",
               "|---|---|---|---|---|---|---|---|"]
@@ -194,16 +242,17 @@ def main() -> None:
         want = args.scenarios.split(",")
         paths = [p for p in paths if any(p.stem.startswith(w) for w in want)]
     out = Path(args.out)
-    tables, speeds = [], []
+    tables, speeds, neural = [], [], []
     for p in paths:
         t0 = time.monotonic()
-        table, speed = validate(p, out, args.draws, args.table_dir, args.packets)
+        table, speed, dn = validate(p, out, args.draws, args.table_dir, args.packets)
         tables.append(table)
+        neural.append(dn)
         speeds.append(speed)
         print(f"{p.stem}: {int(table.inside.sum())}/{len(table)} inside, codec "
               f"{speed['codec_ratio']:.0f}x, run {speed['wall_ratio']:.0f}x faster "
               f"({time.monotonic() - t0:.0f} s)", flush=True)
-    all_tables = pd.concat(tables, ignore_index=True)
+    all_tables = add_family(tables, neural)
     all_tables.to_csv(out / "validation.csv", index=False)
     pd.DataFrame(speeds).to_csv(out / "speed.csv", index=False)
     text = markdown(all_tables, speeds, args.draws)

@@ -2,7 +2,8 @@
 
 ``mean_ci``: Student-t over independent values (replicas); ``wilson_ci``: proportions
 (accuracy, leakage, outage), always inside [0, 1]; ``block_bootstrap_ci``: means over
-correlated values in order (packets of one run)."""
+correlated values in order (packets of one run); ``bonferroni_level`` and
+``widen_interval``: family-wise intervals over many metrics."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import stats
 
-__all__ = ["block_bootstrap_ci", "mean_ci", "wilson_ci"]
+__all__ = ["block_bootstrap_ci", "bonferroni_level", "mean_ci", "wilson_ci", "widen_interval"]
 
 
 def _finite(values: Sequence[float] | np.ndarray) -> tuple[np.ndarray, float, int]:
@@ -69,3 +70,21 @@ def block_bootstrap_ci(values: Sequence[float] | np.ndarray, level: float = 0.95
     if bounds is not None:
         lo, hi = max(lo, bounds[0]), min(hi, bounds[1])
     return m, float(lo), float(hi), n
+
+
+def bonferroni_level(num_intervals: int, level: float = 0.95) -> float:
+    """The level each of ``num_intervals`` intervals needs so that all of them contain their
+    true values together with probability >= ``level`` (Bonferroni: 1 - (1 - level) / m)."""
+    if num_intervals < 1:
+        raise ValueError(f"num_intervals must be >= 1, got {num_intervals}")
+    return 1.0 - (1.0 - level) / num_intervals
+
+
+def widen_interval(value: float, low: float, high: float, level: float,
+                   to_level: float) -> tuple[float, float]:
+    """(low, high) of an interval around ``value`` at ``level`` rescaled to ``to_level``:
+    each half-width times z(to_level) / z(level), for a close-to-normal estimate (the mean
+    of many packets) whose percentile interval cannot reach that far into the tails (a
+    2000-resample bootstrap at 99.97 %)."""
+    z = float(stats.norm.ppf(0.5 + to_level / 2) / stats.norm.ppf(0.5 + level / 2))
+    return value - (value - low) * z, value + (high - value) * z

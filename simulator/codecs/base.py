@@ -227,6 +227,9 @@ class RowLayout:
 
     def split(self, columns: Mapping[str, np.ndarray]) -> list[dict[str, np.ndarray]]:
         """Per-row metric arrays (P*R,) -> one dict of (R,) arrays per packet."""
-        r = self.num_receivers
-        return [{k: v[i * r:(i + 1) * r] for k, v in columns.items()}
-                for i in range(self.num_packets)]
+        keys, p, r = list(columns), self.num_packets, self.num_receivers
+        if not keys:
+            return [{} for _ in range(p)]
+        return [dict(zip(keys, rows, strict=True))  # row views of each (P, R, ...) column
+                for rows in zip(*(np.asarray(columns[k]).reshape(p, r, *columns[k].shape[1:])
+                                  for k in keys), strict=True)]

@@ -43,7 +43,7 @@ from semsim.simulator.errors import ScenarioError, check, check_attackers
 from semsim.simulator.names import check_name
 
 __all__ = ["ATTACKERS", "Options", "StegoCodec", "attackers", "build", "source_dataset",
-           "trained_snr_db"]
+           "source_images", "trained_snr_db"]
 
 #: Eve's attackers: naive decoding and model inversion
 ATTACKERS = ("naive", "mia")
@@ -56,7 +56,10 @@ class Options:
     draws hosts from; l_hat: Bob's guess of the lost INN output (zeros | gaussian);
     attackers: Eve's ensemble (default both; ``mia`` needs the setting's inversion
     checkpoint); threads: torch intra-op threads (0: torch's default; 1 suits per-packet
-    calls)."""
+    calls); host_pool: ``split`` (each host drawn from the whole host split) or ``table``
+    (from the H hosts per private image of the calibration table ``stego-abstract`` reads,
+    drawn exactly as it draws them: a neural run paired host for host with its
+    abstraction; ``stego_hosts``); table_dir: that table's folder (None: shipped)."""
 
     setting: Literal["mnist-in-fashion", "fashion", "mnist", "cifar10"] = "mnist-in-fashion"
     checkpoint: str | None = None
@@ -66,9 +69,13 @@ class Options:
     l_hat: Literal["zeros", "gaussian"] = "zeros"
     attackers: tuple[Literal[ATTACKERS], ...] = ATTACKERS  # type: ignore[valid-type]
     threads: int = 1
+    host_pool: Literal["split", "table"] = "split"
+    table_dir: str | None = None
 
     def __post_init__(self) -> None:
         check(self.threads >= 0, "threads", self.threads, "must be >= 0")
+        check(self.table_dir is None or self.host_pool == "table", "table_dir",
+              self.table_dir, "only with host_pool: table")
         check_attackers(self.attackers)
         if self.checkpoint is not None:
             check_name(self.checkpoint, "checkpoint")
@@ -84,6 +91,17 @@ def source_dataset(options: Options) -> str:
     from semsim.models.stego.settings import SETTINGS
 
     return SETTINGS[options.setting].private
+
+
+def source_images(options: Options) -> int | None:
+    """With ``host_pool: table`` the source may draw only the table's first N private test
+    images (None: any)."""
+    if options.host_pool != "table":
+        return None
+    from semsim.simulator.codecs.abstract_common import table_images
+    from semsim.simulator.codecs.stego_hosts import table_location
+
+    return table_images(*table_location(options))
 
 
 def trained_snr_db(options: Options) -> tuple[float, float] | None:
@@ -136,6 +154,14 @@ class StegoCodec(BatchedDecode):
         self.private_shape = self.system.image_shape
         host_ss, torch_ss = seed_sequence.spawn(2)
         self._host_rng = np.random.default_rng(host_ss)
+        self._table_hosts = None
+        if options.host_pool == "table":
+            from semsim.models.abstract.table import load_table
+            from semsim.simulator.codecs.stego_hosts import TableHosts, table_location
+
+            table = load_table(*table_location(options))
+            self._table_hosts = TableHosts(table.arrays["host_index"], table.arrays["labels"],
+                                           self._host_rng)
         self._gen = torch.Generator().manual_seed(int(torch_ss.generate_state(1)[0]))
 
     def _private(self, sources: Mapping[str, Any]):
@@ -148,12 +174,19 @@ class StegoCodec(BatchedDecode):
                                 tuple(private.shape[1:]))
         return private
 
+    def _host(self, sources: Mapping[str, Any], i: int) -> int:
+        """Packet i's host row: uniform over the host split, or (``host_pool: table``) the
+        table's draw for its image, as ``stego-abstract`` makes it."""
+        if self._table_hosts is None:
+            return int(self._host_rng.integers(len(self.hosts)))
+        return self._table_hosts.draw(self._table_hosts.source_index(sources, i))[1]
+
     def prepare_many(self, sources: Mapping[str, np.ndarray]) -> list[dict[str, Any]]:
         """B source packets -> B sources dicts carrying their host index, container and
         channel symbols (one batched hide and one conversion; hosts drawn one per packet, in
         order, as ``encode`` does; stego's symbols do not depend on the SNR estimate)."""
         private = self._private(sources)
-        hs = [int(self._host_rng.integers(len(self.hosts))) for _ in range(private.shape[0])]
+        hs = [self._host(sources, i) for i in range(private.shape[0])]
         zc = self.system.prepare(private.to(self.device), self.hosts[hs].to(self.device))
         symbols = self.system.send(zc)[0].double().cpu().numpy()
         return per_packet_prepared(sources, [
@@ -166,7 +199,7 @@ class StegoCodec(BatchedDecode):
             h, private, symbols = ready["host_index"], ready["private"], ready["symbols"]
         else:
             private = self._private(sources)
-            h = int(self._host_rng.integers(len(self.hosts)))
+            h = self._host(sources, 0)
             zc = self.system.prepare(private.to(self.device),
                                      self.hosts[h:h + 1].to(self.device))
             symbols = self.system.send(zc)[0][0].double().cpu().numpy()

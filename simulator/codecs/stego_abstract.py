@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -24,9 +23,8 @@ import numpy as np
 from semsim.models.abstract.stego_calibration import (
     BOB_METRICS,
     MIA_METRICS,
-    stego_table_name,
 )
-from semsim.models.abstract.table import TABLE_DIR, load_table
+from semsim.models.abstract.table import load_table
 from semsim.models.common.snr import COMPLEX_UNIT_POWER
 from semsim.simulator.codecs.abstract_common import (
     CARRIER,
@@ -42,7 +40,8 @@ from semsim.simulator.codecs.base import (
     receiver_attackers,
 )
 from semsim.simulator.codecs.stego import ATTACKERS, source_dataset, trained_snr_db
-from semsim.simulator.errors import ScenarioError, check, check_attackers
+from semsim.simulator.codecs.stego_hosts import TableHosts, table_location
+from semsim.simulator.errors import check, check_attackers
 
 __all__ = ["ATTACKERS", "Options", "StegoAbstractCodec", "attackers", "build", "source_images",
            "source_dataset", "trained_snr_db"]
@@ -76,15 +75,7 @@ def attackers(options: Options) -> tuple[str, ...]:
 
 def source_images(options: Options) -> int | None:
     """The source may draw only the first N private test images, the table's."""
-    return table_images(Path(options.table_dir) if options.table_dir else TABLE_DIR,
-                        _name(options))
-
-
-def _name(options: Options) -> str:
-    from semsim.models.stego.settings import default_checkpoint
-
-    return stego_table_name(options.checkpoint or default_checkpoint(options.setting),
-                            options.host_split, options.l_hat)
+    return table_images(*table_location(options))
 
 
 class StegoAbstractCodec:
@@ -95,35 +86,20 @@ class StegoAbstractCodec:
 
     def __init__(self, options: Options, seed_sequence: np.random.SeedSequence) -> None:
         self.options = options
-        folder = Path(options.table_dir) if options.table_dir else TABLE_DIR
-        self.table = load_table(folder, _name(options))
+        folder, name = table_location(options)
+        self.table, self._table_name = load_table(folder, name), name
         check(self.table.manifest.get("setting") == options.setting, "setting",
-              options.setting, f"table {_name(options)} was calibrated for setting "
+              options.setting, f"table {name} was calibrated for setting "
               f"{self.table.manifest.get('setting')!r}")
         self.arrays, self.grid = self.table.arrays, self.table.arrays["grid_db"]
         host_ss, rx_ss = seed_sequence.spawn(2)
-        self._host_rng = np.random.default_rng(host_ss)
+        self._hosts = TableHosts(self.arrays["host_index"], self.arrays["labels"],
+                                 np.random.default_rng(host_ss))
         self._streams = ReceiverStreams(rx_ss, options.draw_seed)
-        self._hosts: list[int] = []  # host draws, made a block at a time
 
     def encode(self, sources: Mapping[str, Any], snr_est_db: np.ndarray) -> Transmission:
-        if "index" not in sources:
-            raise ScenarioError("source", "stego-abstract needs dataset images with their "
-                                "index (source.kind: dataset)", sorted(sources))
-        index = int(np.asarray(sources["index"])[0])
-        n = self.table.num_images
-        if not 0 <= index < n:
-            raise ScenarioError("source.options.limit", f"the table holds the first {n} test "
-                                f"images only: set source.options.limit: {n}", index)
-        if "labels" in sources and int(self.arrays["labels"][index]) != int(
-                sources["labels"][0]):
-            raise ScenarioError("source.options", f"image {index}'s label differs from the "
-                                "table's: the source is not the calibrated test split", index)
-        if not self._hosts:
-            self._hosts = self._host_rng.integers(self.arrays["host_index"].shape[1],
-                                                  size=256).tolist()[::-1]
-        h = self._hosts.pop()
-        host = int(self.arrays["host_index"][index, h])
+        index = self._hosts.source_index(sources)
+        h, host = self._hosts.draw(index)
         return Transmission(symbols=CARRIER,
                             power_per_real=COMPLEX_UNIT_POWER,
                             header={"host_index": host, "source_index": index},
@@ -141,7 +117,7 @@ class StegoAbstractCodec:
         rows = RowLayout.of(len(txs), roles)
         snr = channel_snr_db(snr_true_db, self.name)
         cell, draw = grid_cells(self.grid, snr, self._streams.uniforms(rows, 2),
-                                self.table.num_draws, rows, _name(self.options),
+                                self.table.num_draws, rows, self._table_name,
                                 lambda i: f"SNR {snr[i]:.1f} dB")
         image = np.array([t.truth["index"] for t in txs])[rows.packet]
         host = np.array([t.truth["host_draw"] for t in txs])[rows.packet]

@@ -56,3 +56,18 @@ def test_batched_source_only_wraps_when_it_can(data_dir):
     wrapped = batched_source(src, BlockCodec(), 8)
     assert isinstance(wrapped, PreparedSource)
     assert set(wrapped.next()) == {"images", "labels", "index", "prepared"}
+
+
+def test_row_layout_split_gives_each_packets_receiver_rows():
+    from semsim.simulator.codecs.base import RowLayout
+
+    rows = RowLayout.of(3, ["bob", "eve", "eve", "coalition"])
+    assert rows.bob.tolist() == [0, 4, 8] and len(rows.eve) == 9
+    a, b = np.arange(12.0), np.arange(24).reshape(12, 2)
+    out = rows.split({"a": a, "b": b})
+    assert len(out) == 3
+    for i, d in enumerate(out):
+        assert list(d) == ["a", "b"]
+        np.testing.assert_array_equal(d["a"], a[4 * i:4 * i + 4])
+        np.testing.assert_array_equal(d["b"], b[4 * i:4 * i + 4])
+    assert rows.split({}) == [{}, {}, {}]

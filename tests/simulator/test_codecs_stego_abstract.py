@@ -130,3 +130,33 @@ def test_short_run_matches_stego(table_dir, tmp_path, data_dir):
             if g[col].notna().any():
                 a = dab[dab.node == node][col].mean()
                 assert a == pytest.approx(g[col].mean(), abs=0.06), (node, col)
+    # host_pool: table: the neural codec draws the abstraction's host packet by packet
+    # (batched and per-packet encodes alike), so the two differ only by the abstraction
+    hosts = dab.groupby("packet_id").h_host_index.first()
+    assert not (dn.groupby("packet_id").h_host_index.first() == hosts).all()
+    for batch in (1, 50):
+        paired = {**neural, "codec": {**neural["codec"], "encode_batch_packets": batch,
+                                      "options": {"data_dir": str(data_dir),
+                                                  "host_pool": "table",
+                                                  "table_dir": str(table_dir)}}}
+        run_scenario(parse_scenario(paired), tmp_path / f"p{batch}")
+        dp = pd.read_parquet(tmp_path / f"p{batch}" / "traces")
+        pd.testing.assert_series_equal(dp.groupby("packet_id").h_host_index.first(), hosts)
+
+
+def test_host_pool_errors(table_dir, data_dir):
+    from semsim.simulator.codecs import stego
+
+    with pytest.raises(ScenarioError, match="host_pool: table") as info:
+        stego.Options(table_dir=str(table_dir))
+    assert info.value.path == "table_dir"
+    assert stego.source_images(stego.Options()) is None
+    assert stego.source_images(stego.Options(host_pool="table",
+                                             table_dir=str(table_dir))) == 6
+    data = {"name": "t", "run": {"num_packets": 3, "seed": 1},
+            "codec": {"name": "stego", "options": {"host_pool": "table",
+                                                    "table_dir": str(table_dir)}},
+            "source": {"kind": "dataset", "options": {"name": "mnist", "limit": 7}}}
+    with pytest.raises(ScenarioError, match="first 6 test images") as info:
+        parse_scenario(data)
+    assert info.value.path == "source.options.limit"

@@ -58,3 +58,26 @@ def test_block_bootstrap_bounds_and_edge_cases():
     assert 0.0 <= lo <= m <= hi <= 1.0
     assert np.isnan(block_bootstrap_ci([])[0]) and np.isnan(block_bootstrap_ci([2.0])[1])
     assert np.isnan(mean_ci([2.0])[1])
+
+
+def test_bonferroni_level_and_widened_interval():
+    from semsim.models.common.stats import bonferroni_level, widen_interval
+
+    assert bonferroni_level(1) == pytest.approx(0.95)
+    assert bonferroni_level(200) == pytest.approx(1 - 0.05 / 200)
+    with pytest.raises(ValueError, match="num_intervals"):
+        bonferroni_level(0)
+    # a normal mean's 95 % interval widened to 99.9 % equals the 99.9 % interval itself
+    lo, hi = widen_interval(1.0, 1.0 - 1.959964 * 0.1, 1.0 + 1.959964 * 0.1, 0.95, 0.999)
+    assert (lo, hi) == pytest.approx((1.0 - 3.290527 * 0.1, 1.0 + 3.290527 * 0.1), abs=1e-6)
+    lo, hi = widen_interval(0.5, 0.4, 0.7, 0.95, 0.95)  # same level: unchanged (asymmetric)
+    assert (lo, hi) == pytest.approx((0.4, 0.7))
+    # m = 100 independent 95 %-covering normal estimates: the family interval covers all
+    rng = np.random.default_rng(3)
+    level = bonferroni_level(100)
+    covered = 0
+    for _ in range(400):
+        est = rng.standard_normal(100)  # true value 0, standard error 1
+        lo, hi = widen_interval(est, est - 1.959964, est + 1.959964, 0.95, level)
+        covered += bool(np.all((lo <= 0) & (0 <= hi)))
+    assert 0.92 <= covered / 400 <= 0.99
