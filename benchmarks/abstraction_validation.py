@@ -94,25 +94,27 @@ def _run(data: dict, out: Path, cls) -> tuple[pd.DataFrame, dict]:
     return df, timing
 
 
+KEY = ("node", "metric", "attacker")  # one summary metric
+
+
 def _summary(df: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
     s = summary_table(df, level=level)
     s = s[s.metric.isin(CODEC_METRICS)].copy()
     worst = s.metric.isin(["leakage (worst case)", "SSIM to private (worst case)"])
     s.loc[worst, "attacker"] = ""  # by value, whichever attacker
-    return s.set_index(["node", "metric", "attacker"])
+    return s.set_index(list(KEY))
 
 
-def family_bounds(df: pd.DataFrame, base: pd.DataFrame, level: float) -> pd.DataFrame:
-    """(fw_low, fw_high) of every metric of ``base`` (the 95 % summary of trace ``df``) at
-    the family-wise ``level``: Wilson at that level for proportions; the bootstrap means'
-    95 % intervals widened to it (``stats.widen_interval``)."""
-    s = _summary(df, level)
-    lo, hi = s.ci_low.to_numpy().copy(), s.ci_high.to_numpy().copy()
-    for i, (r, boot) in enumerate(zip(base.itertuples(), s.interval != "wilson",
-                                      strict=True)):
-        if boot:
-            lo[i], hi[i] = widen_interval(r.value, r.ci_low, r.ci_high, 0.95, level)
-    return pd.DataFrame({"fw_low": lo, "fw_high": hi}, index=base.index)
+def family_bounds(df: pd.DataFrame, table: pd.DataFrame, level: float) -> pd.DataFrame:
+    """(fw_low, fw_high) per metric of trace ``df`` at the family-wise ``level``, indexed like
+    ``_summary``: Wilson at that level for proportions; for the bootstrap means, their 95 %
+    interval in ``table`` (``ci_low``, ``ci_high``) widened to it (``stats.widen_interval``)."""
+    s = _summary(df, level).join(table.set_index(list(KEY))[["ci_low", "ci_high"]],
+                                 rsuffix="_95")
+    for key, r in s[s.interval != "wilson"].iterrows():
+        s.loc[key, ["ci_low", "ci_high"]] = widen_interval(r.value, r.ci_low_95,
+                                                           r.ci_high_95, 0.95, level)
+    return s[["ci_low", "ci_high"]].rename(columns={"ci_low": "fw_low", "ci_high": "fw_high"})
 
 
 def validate(path: Path, out: Path, draws: int, table_dir: str | None,
@@ -178,9 +180,8 @@ def add_family(tables: list[pd.DataFrame], neural: list[pd.DataFrame],
     level = bonferroni_level(sum(len(t) for t in tables), 1.0 - alpha)
     out = []
     for table, dn in zip(tables, neural, strict=True):
-        base = _summary(dn)
-        fw = family_bounds(dn, base, level).reset_index()
-        t = table.merge(fw, on=["node", "metric", "attacker"], how="left")
+        fw = family_bounds(dn, table, level).reset_index()
+        t = table.merge(fw, on=list(KEY), how="left")
         t["inside_fw"] = (t.abstract >= t.fw_low) & (t.abstract <= t.fw_high)
         t["inside_fw_draw0"] = (t.abstract_draw0 >= t.fw_low) & (t.abstract_draw0 <= t.fw_high)
         out.append(t)

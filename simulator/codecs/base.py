@@ -230,6 +230,6 @@ class RowLayout:
         keys, p, r = list(columns), self.num_packets, self.num_receivers
         if not keys:
             return [{} for _ in range(p)]
+        per_packet = [(v := np.asarray(columns[k])).reshape(p, r, *v.shape[1:]) for k in keys]
         return [dict(zip(keys, rows, strict=True))  # row views of each (P, R, ...) column
-                for rows in zip(*(np.asarray(columns[k]).reshape(p, r, *columns[k].shape[1:])
-                                  for k in keys), strict=True)]
+                for rows in zip(*per_packet, strict=True)]

@@ -156,10 +156,9 @@ class StegoCodec(BatchedDecode):
         self._host_rng = np.random.default_rng(host_ss)
         self._table_hosts = None
         if options.host_pool == "table":
-            from semsim.models.abstract.table import load_table
-            from semsim.simulator.codecs.stego_hosts import TableHosts, table_location
+            from semsim.simulator.codecs.stego_hosts import TableHosts, load_stego_table
 
-            table = load_table(*table_location(options))
+            table, _ = load_stego_table(options)
             self._table_hosts = TableHosts(table.arrays["host_index"], table.arrays["labels"],
                                            self._host_rng)
         self._gen = torch.Generator().manual_seed(int(torch_ss.generate_state(1)[0]))

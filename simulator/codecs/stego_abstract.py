@@ -24,7 +24,6 @@ from semsim.models.abstract.stego_calibration import (
     BOB_METRICS,
     MIA_METRICS,
 )
-from semsim.models.abstract.table import load_table
 from semsim.models.common.snr import COMPLEX_UNIT_POWER
 from semsim.simulator.codecs.abstract_common import (
     CARRIER,
@@ -40,7 +39,7 @@ from semsim.simulator.codecs.base import (
     receiver_attackers,
 )
 from semsim.simulator.codecs.stego import ATTACKERS, source_dataset, trained_snr_db
-from semsim.simulator.codecs.stego_hosts import TableHosts, table_location
+from semsim.simulator.codecs.stego_hosts import TableHosts, load_stego_table, table_location
 from semsim.simulator.errors import check, check_attackers
 
 __all__ = ["ATTACKERS", "Options", "StegoAbstractCodec", "attackers", "build", "source_images",
@@ -86,11 +85,7 @@ class StegoAbstractCodec:
 
     def __init__(self, options: Options, seed_sequence: np.random.SeedSequence) -> None:
         self.options = options
-        folder, name = table_location(options)
-        self.table, self._table_name = load_table(folder, name), name
-        check(self.table.manifest.get("setting") == options.setting, "setting",
-              options.setting, f"table {name} was calibrated for setting "
-              f"{self.table.manifest.get('setting')!r}")
+        self.table, self._table_name = load_stego_table(options)
         self.arrays, self.grid = self.table.arrays, self.table.arrays["grid_db"]
         host_ss, rx_ss = seed_sequence.spawn(2)
         self._hosts = TableHosts(self.arrays["host_index"], self.arrays["labels"],

@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 
 from semsim.models.abstract.stego_calibration import stego_table_name
-from semsim.models.abstract.table import TABLE_DIR
-from semsim.simulator.errors import ScenarioError
+from semsim.models.abstract.table import TABLE_DIR, AbstractTable, load_table
+from semsim.simulator.errors import ScenarioError, check
 
-__all__ = ["TableHosts", "table_location"]
+__all__ = ["TableHosts", "load_stego_table", "table_location"]
 
 _BLOCK = 256  # host choices drawn at a time
 
@@ -35,6 +35,16 @@ def table_location(options: Any) -> tuple[Path, str]:
     name = stego_table_name(options.checkpoint or default_checkpoint(options.setting),
                             options.host_split, options.l_hat)
     return (Path(options.table_dir) if options.table_dir else TABLE_DIR), name
+
+
+def load_stego_table(options: Any) -> tuple[AbstractTable, str]:
+    """(table, name) of ``options`` (see :func:`table_location`), hash-checked on load and
+    refused when it was calibrated for another setting."""
+    folder, name = table_location(options)
+    table = load_table(folder, name)
+    check(table.manifest.get("setting") == options.setting, "setting", options.setting,
+          f"table {name} was calibrated for setting {table.manifest.get('setting')!r}")
+    return table, name
 
 
 class TableHosts:
