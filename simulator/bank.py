@@ -84,9 +84,10 @@ class _Chunk:
     columns: dict[str, np.ndarray]
 
     def equaliser(self, rows: slice):
-        """z (R, n, W) -> the equalised noise of ``rows`` (``channels.equalised_noise``)."""
+        """z (R, n, W) -> the equalised noise of ``rows`` (``channels.equalised_noise``, in
+        z's memory: z is the noise block's own buffer)."""
         h, noise_var = self.h[rows].T, self.noise_var[rows].T
-        return lambda z: ch.equalised_noise(h, noise_var, z)
+        return lambda z: ch.equalised_noise(h, noise_var, z, overwrite=True)
 
 
 class ReceiverBank:

@@ -197,14 +197,19 @@ def ar1_path(g: np.ndarray, rho, num_blocks, w: np.ndarray) -> np.ndarray:
     return out
 
 
-def equalised_noise(h: np.ndarray, noise_var: np.ndarray, z: np.ndarray) -> np.ndarray:
+def equalised_noise(h: np.ndarray, noise_var: np.ndarray, z: np.ndarray, *,
+                    overwrite: bool = False) -> np.ndarray:
     """Noise left after one-tap equalisation, n / h, as reals (..., R, F + F%2).
 
     h: (..., R) complex gains; noise_var: (..., R) noise variance per real dimension;
-    z: (..., R, F + F%2) standard normals, paired (re, im) into complex n ~ CN(0, 2 nv).
+    z: (..., R, F + F%2) standard normals, paired (re, im) into complex n ~ CN(0, 2 nv);
+    ``overwrite``: compute in z's memory (when contiguous; the same values).
     """
     n = np.ascontiguousarray(z).view(np.complex128)
-    return (n * (np.sqrt(noise_var) / h)[..., None]).view(np.float64)
+    factor = (np.sqrt(noise_var) / h)[..., None]
+    if overwrite:
+        return np.multiply(n, factor, out=n).view(np.float64)
+    return (n * factor).view(np.float64)
 
 
 def apply_one_tap(x: np.ndarray, h: np.ndarray, noise_var: np.ndarray,

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from semsim.simulator.codecs import Transmission, decode_many
+from semsim.simulator.codecs.base import PacketMetrics
 from semsim.simulator.in_order import InOrder
 from semsim.simulator.trace import PacketRows, TraceWriter
 
@@ -87,8 +88,17 @@ class DecodeQueue:
 MAX_BEHIND = 2
 
 
-def _append(pending: list, results: list[dict[str, np.ndarray]]) -> None:
-    """Each packet's metrics join its rows as ``m_<key>`` columns; the rows go to its trace."""
+def _append(pending: list, results: Sequence[dict[str, np.ndarray]]) -> None:
+    """Each packet's metrics join its rows as ``m_<key>`` columns; the rows go to its trace.
+    Metrics by column (:class:`PacketMetrics`) join as one block, row i for packet i."""
+    if isinstance(results, PacketMetrics):
+        if len(results) != len(pending):
+            raise ValueError(f"the codec decoded {len(results)} packets of {len(pending)}")
+        block = {f"m_{k}": v for k, v in results.columns.items()}
+        for i, (trace, _, _, event, rows) in enumerate(pending):
+            rows.decoded, rows.decoded_index = block, i
+            trace.add(event, rows)
+        return
     for (trace, _, _, event, rows), metrics in zip(pending, results, strict=True):
         own = rows.own
         for key, value in metrics.items():

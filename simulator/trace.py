@@ -63,29 +63,35 @@ class TraceConfig:
 
 
 class PacketRows(Mapping):
-    """One packet's per-receiver columns (R,) without copying the physics: ``own`` arrays
-    (R,) of this packet, and row ``index`` of ``shared``, arrays (K, R) that K consecutive
-    packets share (the receiver bank's chunk; keys disjoint from ``own``). A plain mapping
-    of (R,) arrays is the case with no ``shared``. The trace writer copies shared rows in
-    slabs of consecutive packets when it builds a part."""
+    """One packet's per-receiver columns (R,) without copying: ``own`` arrays (R,) of this
+    packet, row ``index`` of ``shared``, arrays (K, R) that K consecutive packets share (the
+    receiver bank's chunk), and row ``decoded_index`` of ``decoded``, arrays (P, R) of the
+    decode call that held this packet (its ``m_*`` metrics, by column); the three key sets
+    are disjoint. A plain mapping of (R,) arrays is the case with neither block. The trace
+    writer copies block rows in slabs of consecutive packets when it builds a part."""
 
-    __slots__ = ("index", "own", "shared")
+    __slots__ = ("decoded", "decoded_index", "index", "own", "shared")
 
     def __init__(self, own: dict[str, np.ndarray],
                  shared: Mapping[str, np.ndarray] | None = None, index: int = 0) -> None:
         self.own, self.shared, self.index = own, shared or {}, index
+        self.decoded: Mapping[str, np.ndarray] = {}
+        self.decoded_index = 0
 
     def __getitem__(self, key: str) -> np.ndarray:
         if key in self.own:
             return self.own[key]
-        return self.shared[key][self.index]
+        if key in self.shared:
+            return self.shared[key][self.index]
+        return self.decoded[key][self.decoded_index]
 
     def __iter__(self):
         yield from self.own
         yield from self.shared
+        yield from self.decoded
 
     def __len__(self) -> int:
-        return len(self.own) + len(self.shared)
+        return len(self.own) + len(self.shared) + len(self.decoded)
 
 
 class TraceWriter:
@@ -114,66 +120,58 @@ class TraceWriter:
         self.num_rows = 0
         self._events: dict[str, list] = {}
         self._rows: dict[str, list] = {}
-        self._shared: list[tuple[Mapping[str, np.ndarray], int]] = []  # (chunk, row) per packet
-        self._shared_keys: Any = ()
-        self._last_shared: Mapping[str, np.ndarray] = {}
+        # per packet (block, row) of the bank's chunk and of the decode call, when it has one
+        self._blocks: tuple[list[tuple[Mapping[str, np.ndarray], int]], ...] = ([], [])
+        self._block_keys: tuple[Any, ...] = ((), ())
+        self._last_blocks: tuple[Mapping[str, np.ndarray], ...] = ({}, {})
         self._schema: pa.Schema | None = None
         self._n = 0
         self._writes = InOrder("trace-writer")  # parts being written, in order
 
     def add(self, event: Mapping[str, Any], rows: Mapping[str, np.ndarray]) -> None:
         """Append one packet: ``event`` scalars and ``rows`` arrays of shape (R,) (a
-        mapping, or :class:`PacketRows` whose shared chunk rows are copied later)."""
+        mapping, or :class:`PacketRows` whose block rows are copied later)."""
         if isinstance(rows, PacketRows):
-            own, shared, index = rows.own, rows.shared, rows.index
+            own = rows.own
+            blocks = ((rows.shared, rows.index), (rows.decoded, rows.decoded_index))
         else:
-            own, shared, index = rows, {}, 0
+            own, blocks = rows, (({}, 0), ({}, 0))
         if not self._events:
-            missing = [c for c in _ORDER if c not in event and c not in own and c not in shared
-                       and c not in self.const and c not in ("node", "role")]
+            present = {*event, *own, *blocks[0][0], *blocks[1][0], *self.const, "node", "role"}
+            missing = [c for c in _ORDER if c not in present]
             if missing:
                 raise ValueError(f"trace: the engine left fixed columns unfilled: {missing}")
             self._events = {k: [] for k in event}
             self._rows = {k: [] for k in own}
-            self._shared_keys = shared.keys()
+            self._block_keys = tuple(b.keys() for b, _ in blocks)
         elif (event.keys() != self._events.keys() or own.keys() != self._rows.keys()
-              or (shared is not self._last_shared and shared.keys() != self._shared_keys)):
-            own, shared, index = self._regroup(event, own, shared, index)
-        self._last_shared = shared
+              or any(b is not last and b.keys() != keys for (b, _), last, keys
+                     in zip(blocks, self._last_blocks, self._block_keys, strict=True))):
+            own, blocks = self._regroup(event, own, blocks)
+        self._last_blocks = tuple(b for b, _ in blocks)
         for k, v in event.items():
             self._events[k].append(v)
         for k, v in own.items():
             self._rows[k].append(v)
-        if shared:
-            self._shared.append((shared, index))
+        for entries, block in zip(self._blocks, blocks, strict=True):
+            if block[0]:
+                entries.append(block)
         self._n += 1
         if self._n >= self.events_per_part:
             self.flush()
 
     def _regroup(self, event: Mapping[str, Any], own: Mapping[str, np.ndarray],
-                 shared: Mapping[str, np.ndarray], index: int):
-        """A packet whose columns are split between own and shared differently from the
+                 blocks: tuple[tuple[Mapping[str, np.ndarray], int], ...]):
+        """A packet whose columns are split between own and the blocks differently from the
         first packet's (same columns): regrouped like the first; other columns: an error."""
-        merged = {**own, **{k: v[index] for k, v in shared.items()}}
+        merged = {**own, **{k: v[i] for b, i in blocks for k, v in b.items()}}
         if (event.keys() != self._events.keys()
-                or merged.keys() != self._rows.keys() | self._shared_keys):
+                or merged.keys() != set(self._rows).union(*self._block_keys)):
             raise ValueError("trace columns changed between packets (a codec must return the "
                              f"same header and metric keys every call): {sorted(event)} "
                              f"{sorted(merged)}")
         return ({k: merged[k] for k in self._rows},
-                {k: merged[k][None] for k in self._shared_keys}, 0)
-
-    def _shared_columns(self) -> dict[str, np.ndarray]:
-        """The buffered packets' shared columns (n * R,), copied in slabs of consecutive
-        rows of one chunk."""
-        slabs: list[list] = []
-        for shared, j in self._shared:
-            if slabs and slabs[-1][0] is shared and slabs[-1][2] == j:
-                slabs[-1][2] = j + 1
-            else:
-                slabs.append([shared, j, j + 1])
-        return {k: np.concatenate([s[k][a:b].reshape(-1) for s, a, b in slabs])
-                for k in self._shared_keys} if slabs else {}
+                tuple(({k: merged[k][None] for k in keys}, 0) for keys in self._block_keys))
 
     def _table(self) -> pa.Table:
         n, r = self._n, self.num_receivers
@@ -188,8 +186,10 @@ class TraceWriter:
             arr = np.asarray(vals)
             self._check_finite(k, arr, 1)
             cols[k] = pa.array(arr, type=columns.arrow_type(k, self.codec, arr)).take(per_event)
+        blocks = (_slab_columns(e, k) for e, k in zip(self._blocks, self._block_keys,
+                                                           strict=True))
         for k, arr in [*((k, np.concatenate(v)) for k, v in self._rows.items()),
-                       *self._shared_columns().items()]:
+                       *(item for b in blocks for item in b.items())]:
             if arr.shape[0] != n * r:
                 raise ValueError(f"column {k!r}: expected {r} values per packet")
             self._check_finite(k, arr, r)
@@ -239,7 +239,7 @@ class TraceWriter:
         self.num_rows += table.num_rows
         self._events = {k: [] for k in self._events}
         self._rows = {k: [] for k in self._rows}
-        self._shared = []
+        self._blocks = ([], [])
         self._n = 0
 
     def close(self) -> list[Path]:
@@ -263,6 +263,20 @@ class TraceWriter:
 #: metric columns cost a fifth of a part's write time and serve no query
 STATISTICS_COLUMNS = ("run_id", "replica", "seed", "packet_id", "time_s", "node", "role",
                       "codec")
+
+
+def _slab_columns(entries: list[tuple[Mapping[str, np.ndarray], int]], keys
+                  ) -> dict[str, np.ndarray]:
+    """Buffered packets' block columns (n * R,) from their (block, row) ``entries``, copied
+    in slabs of consecutive rows of one block."""
+    slabs: list[list] = []
+    for block, j in entries:
+        if slabs and slabs[-1][0] is block and slabs[-1][2] == j:
+            slabs[-1][2] = j + 1
+        else:
+            slabs.append([block, j, j + 1])
+    return {k: np.concatenate([s[k][a:b].reshape(-1) for s, a, b in slabs])
+            for k in keys} if slabs else {}
 
 
 def _write_part(table: pa.Table, path: Path) -> None:

@@ -21,7 +21,7 @@ import numpy as np
 from semsim.models.common.device import resolve_device
 from semsim.models.common.snr import REAL_UNIT_POWER
 
-__all__ = ["BatchedDecode", "Codec", "PreparedSource", "RowLayout", "Transmission",
+__all__ = ["BatchedDecode", "Codec", "PacketMetrics", "PreparedSource", "RowLayout", "Transmission",
            "batched_source", "decode_many", "per_packet_prepared", "prepare_torch",
            "resolve_device", "to_numpy"]
 
@@ -59,8 +59,10 @@ class Codec(Protocol):
     ``decode_many(txs, received, snr_est_db, roles)`` with lists over packets decodes
     several packets in one call; it is the primary interface of the neural codecs (one
     batched model call per role over every receiver of every packet), whose ``decode`` is
-    the one-packet case (:class:`BatchedDecode`). Optional for a codec: without it the
-    engine decodes packet by packet (see :func:`decode_many`).
+    the one-packet case (:class:`BatchedDecode`). It returns one metrics dict per packet, or
+    the same by column (:class:`PacketMetrics`, what :meth:`RowLayout.split` makes), which
+    the engine hands to the traces without a dict per packet. Optional for a codec: without
+    it the engine decodes packet by packet (see :func:`decode_many`).
 
     Optional: ``shared_decode = True`` declares that ``decode`` is deterministic and uses no
     per-replica state (randomness belongs to ``encode`` and the channel), so the engine may
@@ -138,14 +140,14 @@ def decode_many(codec: Codec, txs: Sequence[Transmission], received: Sequence[np
                 snr_est_db: Sequence[np.ndarray], roles: Sequence[str],
                 attackers: Sequence[Sequence[str] | None] | None = None,
                 snr_true_db: Sequence[np.ndarray] | None = None
-                ) -> list[dict[str, np.ndarray]]:
+                ) -> Sequence[dict[str, np.ndarray]]:
     """Decode several packets: the codec's own ``decode_many`` when it has one (one batched
     model call over every receiver of every packet), else ``decode`` packet by packet.
     ``attackers``: per receiver, an Eve's own attacker list (None: the codec's default;
     the engine gives it only when some Eve narrows it, so codecs without attackers never
     see the argument); ``snr_true_db``: per packet, every receiver's channel SNR (R,), given
     to codecs with ``channel_snr`` only. Returns one metrics dict (arrays (R,)) per
-    packet, in order."""
+    packet, in order (a list, or :class:`PacketMetrics`)."""
     many = getattr(codec, "decode_many", None)
     if many is not None:
         extra: dict[str, Any] = {} if attackers is None else {"attackers": attackers}
@@ -225,11 +227,31 @@ class RowLayout:
                    np.tile(np.arange(len(roles)), num_packets),
                    np.flatnonzero(is_bob), np.flatnonzero(~is_bob))
 
-    def split(self, columns: Mapping[str, np.ndarray]) -> list[dict[str, np.ndarray]]:
-        """Per-row metric arrays (P*R,) -> one dict of (R,) arrays per packet."""
-        keys, p, r = list(columns), self.num_packets, self.num_receivers
-        if not keys:
-            return [{} for _ in range(p)]
-        per_packet = [(v := np.asarray(columns[k])).reshape(p, r, *v.shape[1:]) for k in keys]
-        return [dict(zip(keys, rows, strict=True))  # row views of each (P, R, ...) column
-                for rows in zip(*per_packet, strict=True)]
+    def split(self, columns: Mapping[str, np.ndarray]) -> PacketMetrics:
+        """Per-row metric arrays (P*R, ...) -> the packets' metrics, (P, R, ...) by column
+        (as a sequence: one dict of (R, ...) rows per packet)."""
+        p, r = self.num_packets, self.num_receivers
+        return PacketMetrics({k: (v := np.asarray(a)).reshape(p, r, *v.shape[1:])
+                              for k, a in columns.items()}, p)
+
+
+class PacketMetrics(Sequence):
+    """A decode call's metrics by column: ``columns`` {key: (P, R, ...)} for P packets x R
+    receivers. As a sequence it is what ``decode_many`` returns, one dict of (R, ...) rows
+    per packet (built on access); the decode queue hands the columns to the traces whole,
+    without building the per-packet dicts."""
+
+    __slots__ = ("columns", "num_packets")
+
+    def __init__(self, columns: dict[str, np.ndarray], num_packets: int) -> None:
+        self.columns, self.num_packets = columns, int(num_packets)
+
+    def __len__(self) -> int:
+        return self.num_packets
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(self.num_packets))]
+        if not -self.num_packets <= i < self.num_packets:
+            raise IndexError(f"packet {i} of {self.num_packets}")
+        return {k: v[i] for k, v in self.columns.items()}

@@ -36,6 +36,7 @@ import numpy as np
 from semsim.models.diffsem.config import ATTACKERS
 from semsim.simulator.codecs.base import (
     BatchedDecode,
+    PacketMetrics,
     RowLayout,
     Transmission,
     per_packet_prepared,
@@ -184,7 +185,7 @@ class DiffSemCodec(BatchedDecode):
     def decode_many(self, txs: Sequence[Transmission], received: Sequence[np.ndarray],
                     snr_est_db: Sequence[np.ndarray], roles: Sequence[str],
                     attackers: Sequence[Sequence[str] | None] | None = None
-                    ) -> list[dict[str, np.ndarray]]:
+                    ) -> PacketMetrics:
         """The primary interface. P packets x R receivers in one batch: ``decode_bob`` over
         every Bob row, ``attack`` over the Eve rows (grouped by their attacker lists; each
         row with its own packet's t*, t' and label). ``attackers``: per receiver (R,), the

@@ -43,6 +43,7 @@ from semsim.simulator.codecs.abstract_common import (
 )
 from semsim.simulator.codecs.base import (
     BatchedDecode,
+    PacketMetrics,
     RowLayout,
     Transmission,
     receiver_attackers,
@@ -179,7 +180,7 @@ class DiffSemAbstractCodec:
                     snr_est_db: Sequence[np.ndarray], roles: Sequence[str],
                     attackers: Sequence[Sequence[str] | None] | None = None, *,
                     snr_true_db: Sequence[np.ndarray] | None = None
-                    ) -> list[dict[str, np.ndarray]]:
+                    ) -> PacketMetrics:
         """P packets x R receivers: one table read per row at its channel SNR
         (``snr_true_db``: per packet (R,), dB); same columns as diffsem."""
         rows = RowLayout.of(len(txs), roles)

@@ -17,7 +17,7 @@ from typing import Literal
 import numpy as np
 
 from semsim.models.common.units import db_to_lin, lin_to_db
-from semsim.simulator.codecs.base import Transmission, per_packet_prepared
+from semsim.simulator.codecs.base import PacketMetrics, Transmission, per_packet_prepared
 from semsim.simulator.errors import check
 
 __all__ = ["Options", "ReferenceCodec", "build"]
@@ -83,7 +83,7 @@ class ReferenceCodec:
 
     def decode_many(self, txs: Sequence[Transmission], received: Sequence[np.ndarray],
                     snr_est_db: Sequence[np.ndarray], roles: Sequence[str]
-                    ) -> list[dict[str, np.ndarray]]:
+                    ) -> PacketMetrics:
         """P packets x R receivers in one vectorised pass over (P, R, F) arrays: the same
         arithmetic per receiver as one packet at a time, so the same values bit for bit."""
         y = _stack(received)  # (P, R, F)
@@ -103,8 +103,8 @@ class ReferenceCodec:
         image -= _stack([t.truth["image"] for t in txs])[:, None, :]
         mse = np.einsum("prf,prf->pr", image, image) / n
         psnr_db = -lin_to_db(mse)
-        return [{"mse": mse[i], "psnr_db": psnr_db[i], "feature_mse": feature_mse[i]}
-                for i in range(len(txs))]
+        return PacketMetrics({"mse": mse, "psnr_db": psnr_db, "feature_mse": feature_mse},
+                             len(txs))
 
 def _stack(arrays: Sequence[np.ndarray]) -> np.ndarray:
     """np.stack, without a copy for one array (the per-packet case)."""

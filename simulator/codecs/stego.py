@@ -32,6 +32,7 @@ import numpy as np
 
 from semsim.simulator.codecs.base import (
     BatchedDecode,
+    PacketMetrics,
     RowLayout,
     Transmission,
     per_packet_prepared,
@@ -212,7 +213,7 @@ class StegoCodec(BatchedDecode):
     def decode_many(self, txs: Sequence[Transmission], received: Sequence[np.ndarray],
                     snr_est_db: Sequence[np.ndarray], roles: Sequence[str],
                     attackers: Sequence[Sequence[str] | None] | None = None
-                    ) -> list[dict[str, np.ndarray]]:
+                    ) -> PacketMetrics:
         """The primary interface. P packets x R receivers in one batch: ``decode_bob`` over
         every Bob row, ``decode_eve`` over every Eve row, each scored against its own
         packet's private and host image. ``attackers``: per receiver (R,), the Eve's list

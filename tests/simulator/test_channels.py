@@ -110,6 +110,19 @@ def test_one_tap_equalised_noise_variance():
     np.testing.assert_allclose((y2 - x).var(axis=1), nv / np.abs(h) ** 2, rtol=0.02)
 
 
+def test_equalised_noise_in_place_gives_the_same_values():
+    from semsim.simulator.channels import equalised_noise
+
+    rng = np.random.default_rng(16)
+    h = rng.standard_normal((3, 4)) + 1j * rng.standard_normal((3, 4))
+    nv = rng.uniform(0.1, 1.0, (3, 4))
+    z = rng.standard_normal((4, 3, 8))
+    want = equalised_noise(h.T, nv.T, z)
+    got = equalised_noise(h.T, nv.T, z, overwrite=True)
+    assert np.shares_memory(got, z) and not np.shares_memory(want, z)
+    np.testing.assert_array_equal(got, want)
+
+
 def test_pack_unpack_round_trip_odd_length():
     x = np.arange(7.0)
     s = pack_complex(x)

@@ -70,4 +70,10 @@ def test_row_layout_split_gives_each_packets_receiver_rows():
         assert list(d) == ["a", "b"]
         np.testing.assert_array_equal(d["a"], a[4 * i:4 * i + 4])
         np.testing.assert_array_equal(d["b"], b[4 * i:4 * i + 4])
-    assert rows.split({}) == [{}, {}, {}]
+    assert list(rows.split({})) == [{}, {}, {}]
+    assert out.columns["a"].shape == (3, 4) and out.columns["b"].shape == (3, 4, 2)
+    assert out.columns["a"].base is a  # by column, no copy
+    np.testing.assert_array_equal(out[-1]["a"], a[8:])
+    assert [d["a"][0] for d in out[1:]] == [4.0, 8.0]
+    with pytest.raises(IndexError):
+        out[3]

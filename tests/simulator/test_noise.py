@@ -92,3 +92,27 @@ def test_a_forked_child_gets_its_own_worker_thread():
     proc.join(timeout=60)
     assert proc.exitcode == 0
     assert queue.get(timeout=5) == expected
+
+
+def test_blocks_are_drawn_into_two_recycled_buffers():
+    """A taken block's memory is drawn into again after the next take (two buffers in
+    turn, the block in use and the one ahead), finishing in place gives the same values,
+    and a block that does not fit the free buffers gets a new one."""
+    blocks, plain = NoiseBlocks(_rngs()), _rngs()
+
+    def in_place(z):
+        return np.multiply(z, 2.0, out=z)
+
+    taken, got = [], []
+    for k in range(4):
+        if k:
+            blocks.prefetch(3 * k, 3, 6, in_place)
+        block = blocks.take(3 * k, 3, 6, in_place)
+        taken.append(block)
+        got.append(block / 2.0)  # copied before the next take
+    np.testing.assert_array_equal(np.concatenate(got, axis=1), _fresh(plain, 12, 6))
+    assert np.shares_memory(taken[0], taken[2]) and np.shares_memory(taken[1], taken[3])
+    assert not np.shares_memory(taken[0], taken[1])
+    big = blocks.take(12, 9, 6, lambda z: z.copy())  # larger than either buffer
+    np.testing.assert_array_equal(big, _fresh(plain, 9, 6))
+    assert not any(np.shares_memory(big, t) for t in taken)

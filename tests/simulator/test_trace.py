@@ -163,6 +163,45 @@ def test_shared_chunk_rows_write_the_same_table_as_per_packet_rows(tmp_path):
         assert pq.read_table(pa_).equals(pq.read_table(pb))
 
 
+def test_decoded_metric_blocks_write_the_same_table_as_per_packet_rows(tmp_path):
+    """Metrics by column (a decode call's (P, R) block, row i per packet, as the decode
+    queue hands PacketMetrics on) give the same parts as per-packet m_ arrays, also across
+    blocks and parts, and a packet with its metrics in ``own`` is regrouped."""
+    from semsim.simulator.trace import ROW_COLUMNS, PacketRows
+
+    rng = np.random.default_rng(1)
+    chunk = {c: rng.normal(size=(13, 2)) for c in ROW_COLUMNS if c != "snr_mismatch_db"}
+    chunk["secrecy_outage"] = chunk["secrecy_outage"] > 0
+    blocks = [{"m_x": rng.normal(size=(6, 2)), "m_y": rng.normal(size=(6, 2))}
+              for _ in range(3)]
+    plain, blocked = _writer(tmp_path / "plain"), _writer(tmp_path / "blocked")
+    for k in range(13):
+        block, i = blocks[k // 5], (k % 5) ^ 1  # rows 1 0 3 2 5: slabs must follow them
+        own = {"snr_mismatch_db": np.full(2, float(k))}
+        event, _ = _packet(k, {})
+        metrics = {c: v[i] for c, v in block.items()}
+        plain.add(event, {**own, **metrics, **{c: v[k] for c, v in chunk.items()}})
+        rows = PacketRows(dict(own), chunk, k)
+        if k == 7:  # this packet's metrics came per packet: regrouped
+            rows.own.update(metrics)
+        else:
+            rows.decoded, rows.decoded_index = block, i
+        blocked.add(event, rows)
+    a, b = plain.close(), blocked.close()
+    assert len(a) == len(b) == 5
+    for pa_, pb in zip(a, b, strict=True):
+        assert pq.read_table(pa_).equals(pq.read_table(pb))
+    other = _writer(tmp_path / "other")
+    event, _ = _packet(0, {})
+    first = PacketRows({"snr_mismatch_db": np.zeros(2)}, chunk, 0)
+    first.decoded = blocks[0]
+    other.add(event, first)
+    changed = PacketRows({"snr_mismatch_db": np.zeros(2)}, chunk, 1)
+    changed.decoded = {"m_x": blocks[0]["m_x"]}  # m_y missing
+    with pytest.raises(ValueError, match="trace columns changed"):
+        other.add(_packet(1, {})[0], changed)
+
+
 def test_a_failed_background_write_raises_and_no_part_is_half_written(tmp_path):
     from semsim.simulator.trace import ROW_COLUMNS
 
