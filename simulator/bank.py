@@ -84,10 +84,13 @@ class _Chunk:
     columns: dict[str, np.ndarray]
 
     def equaliser(self, rows: slice):
-        """z (R, n, W) -> the equalised noise of ``rows`` (``channels.equalised_noise``, in
-        z's memory: z is the noise block's own buffer)."""
-        h, noise_var = self.h[rows].T, self.noise_var[rows].T
-        return lambda z: ch.equalised_noise(h, noise_var, z, overwrite=True)
+        """The noise blocks' finish for chunk rows ``rows``: z (r, n, W), the normals of
+        receivers ``receivers``, equalised in place (``channels.equalised_noise``)."""
+        h, noise_var = self.h[rows].T, self.noise_var[rows].T  # (R, n)
+
+        def finish(z: np.ndarray, receivers: slice) -> None:
+            ch.equalised_noise(h[receivers], noise_var[receivers], z, overwrite=True)
+        return finish
 
 
 class ReceiverBank:

@@ -203,8 +203,10 @@ def equalised_noise(h: np.ndarray, noise_var: np.ndarray, z: np.ndarray, *,
 
     h: (..., R) complex gains; noise_var: (..., R) noise variance per real dimension;
     z: (..., R, F + F%2) standard normals, paired (re, im) into complex n ~ CN(0, 2 nv);
-    ``overwrite``: compute in z's memory (when contiguous; the same values).
+    ``overwrite``: compute in z's memory (z must be C-contiguous; the same values).
     """
+    if overwrite and not z.flags.c_contiguous:
+        raise ValueError("equalised_noise(overwrite=True) needs a C-contiguous z")
     n = np.ascontiguousarray(z).view(np.complex128)
     factor = (np.sqrt(noise_var) / h)[..., None]
     if overwrite:
