@@ -104,7 +104,8 @@ def test_a_forked_child_gets_its_own_worker_thread():
 
 def test_blocks_are_drawn_into_two_recycled_buffers():
     """A taken block's memory is drawn into again after the next take (two buffers in
-    turn, the block in use and the one ahead), and a block that does not fit the free buffers gets a new one."""
+    turn, the block in use and the one ahead), and a block that does not fit the free
+    buffers gets a new one."""
     blocks, plain = NoiseBlocks(_rngs()), _rngs()
 
     taken, got = [], []
