@@ -212,9 +212,10 @@ def read_parts(parts: Sequence[Path]):
 
 def remove_stale_temps(run_dir: Path) -> list[Path]:
     """Delete the hidden temp files (``.name.XXXX.tmp``) that writes cut short by a kill
-    left in ``run_dir``'s ``traces/``, ``replicas/`` and ``events/``; call only when no
-    other process writes this folder. Returns what was removed."""
-    gone = [f for sub in ("traces", "replicas", "events")
+    left in ``run_dir`` itself (``run.json``, ``config.yaml``; a sweep's ``sweep.json``) and
+    its ``traces/``, ``replicas/`` and ``events/``; call only when no other process writes
+    this folder. Returns what was removed."""
+    gone = [f for sub in (".", "traces", "replicas", "events")
             for f in (run_dir / sub).glob(".*.tmp") if f.is_file()]
     for f in gone:
         f.unlink(missing_ok=True)

@@ -232,7 +232,8 @@ def run_sweep(plan: SweepPlan, *, workers: int = 1, device: str | None = None,
     try:
         plan.out_dir.mkdir(parents=True, exist_ok=True)
         _write_plan(plan)
-        for p in range(len(plan.points)):  # temp files of writes a kill cut short
+        remove_stale_temps(plan.out_dir)  # temp files of writes a kill cut short
+        for p in range(len(plan.points)):
             remove_stale_temps(plan.out_dir / f"p{p:03d}")
         todo, skipped = _tasks_to_run(plan, limit_replicas)
         if progress and skipped:

@@ -149,7 +149,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     comes from the run's content, so rerunning the same command resumes it)."""
     from semsim.simulator.engine import run_replicas
     from semsim.simulator.names import check_name
-    from semsim.simulator.run_folder import new_run_id, pending_replicas
+    from semsim.simulator.run_folder import new_run_id, pending_replicas, remove_stale_temps
     from semsim.simulator.traps import scenario_warnings, snr_range_warnings, trained_snr_db
 
     scenario = _load(args)
@@ -158,6 +158,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     run_id = check_name(args.run_id, "--run-id") if args.run_id else new_run_id(scenario, seed)
     run_dir = _out_dir(args.out) / run_id
     todo = pending_replicas(run_dir, scenario, seed)
+    remove_stale_temps(run_dir)  # temp files of writes a kill cut short
     print(f"{_summary(scenario, seed)}\nrun {run_id}: {run_dir}", flush=True)
     r = scenario.run
     if not todo:

@@ -101,11 +101,14 @@ def test_damaged_parts_are_redone_and_damaged_files_named(scenario_file, tmp_pat
     want = collect(plan)
     part = finished_parts(tmp_path / "sw" / "p001", 1)[0]
     part.write_bytes(part.read_bytes()[:100])  # truncated
-    stale = part.parent / ".r001-p00000.parquet.abc.tmp"
-    stale.write_bytes(b"x")
+    stale = [part.parent / ".r001-p00000.parquet.abc.tmp",
+             tmp_path / "sw" / "p001" / ".run.json.abc.tmp",  # a kill inside run.json's write
+             tmp_path / "sw" / ".sweep.json.abc.tmp"]
+    for f in stale:
+        f.write_bytes(b"x")
     assert finished_parts(tmp_path / "sw" / "p001", 1) is None
     assert run_sweep(plan) == {"run": 1, "skipped": 3}
-    assert not stale.exists()
+    assert not any(f.exists() for f in stale)
     pd.testing.assert_frame_equal(collect(plan), want)
     (tmp_path / "sw" / "sweep.json").write_text('{"axes": [')  # truncated
     with pytest.raises(ScenarioError, match="damaged sweep.json"):
@@ -162,6 +165,17 @@ def test_the_run_header_prints_the_seed_it_runs(scenario_file, tmp_path, capsys)
     assert main(["run", str(scenario_file), "--out", str(tmp_path), "--seed", "9",
                  "--no-progress", "--set", "run.num_packets=3"]) == 0
     assert "seed 9" in capsys.readouterr().out.splitlines()[0]
+
+
+def test_a_rerun_removes_the_temp_files_a_killed_run_left(scenario_file, tmp_path, capsys):
+    args = ["run", str(scenario_file), "--out", str(tmp_path), "--run-id", "k",
+            "--no-progress", "--set", "run.num_packets=3"]
+    assert main(args) == 0
+    stale = [tmp_path / "k" / ".run.json.abc.tmp", tmp_path / "k" / "traces" / ".x.abc.tmp"]
+    for f in stale:
+        f.write_bytes(b"x")
+    assert main(args) == 0
+    assert not any(f.exists() for f in stale)
 
 
 # ------------------------------------------------------------------ interrupted sweeps
